@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages cairn needs to build (and, with --test, to run
+# its tests).  Only what is missing is installed; when nothing is, this prints
+# nothing and exits 0, so `make demo` and `make check` can call it every time.
+#
+#   scripts/deps.sh           build dependencies
+#   scripts/deps.sh --test    build + test dependencies (cmocka, libFuzzer, peers)
+#
+# Exit: 0 all present (or installed), 1 missing and not root / install failed,
+# 2 usage error.
+set -euo pipefail
+
+build_pkgs=(build-essential pkg-config meson ninja-build
+            libfyaml-dev libjansson-dev libsqlite3-dev libsodium-dev graphviz)
+# clang + libclang-rt-14-dev: the libFuzzer harness (tests/fuzz, -Dfuzz=true);
+# python3-yaml: a peer in the benchmarks.
+test_pkgs=(libcmocka-dev clang libclang-rt-14-dev python3-yaml)
+
+want=("${build_pkgs[@]}")
+case "${1:-}" in
+  "") ;;
+  --test) want+=("${test_pkgs[@]}") ;;
+  -h|--help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  *) echo "usage: scripts/deps.sh [--test]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps: missing Debian packages: ${missing[*]}" >&2
+  echo "deps: install them as root with:" >&2
+  echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Wait for another apt/dpkg run to finish rather than failing on its lock.
+apt_opts=(-q -o DPkg::Lock::Timeout=600)
+apt-get "${apt_opts[@]}" update >/dev/null
+apt-get "${apt_opts[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null
