@@ -1,0 +1,107 @@
+/*
+ * plan.h - what apply would do: the difference between a model (what the
+ * stack asks for) and the stored state (what exists), resource by resource.
+ *
+ * cairn_plan_build() compares each resource's desired attributes with the
+ * stored record of the same address:
+ *   - no record                     -> create
+ *   - record GONE                   -> create ("no longer exists")
+ *   - record TAINTED or FAILED      -> replace ("tainted", "last operation failed")
+ *   - same desired hash             -> no change
+ *   - a differing field that FORCES_NEW -> replace, naming the field
+ *   - other differing fields        -> update in place, naming them
+ *   - a record with no resource     -> delete ("not in the stack any more")
+ * Changes come in apply order: creates/updates/replaces in the model's
+ * topological order, then deletes in reverse order of the records.
+ *
+ * A plan owns everything it points to except change->res, which points into
+ * the model it was built from (NULL for deletes and for plans read from a
+ * file).  A saved plan (JSON, see docs/internals/planner.md) records the
+ * stack, lineage and serial it was made against; apply refuses it when they
+ * no longer match the store.
+ */
+#ifndef CAIRN_PLAN_H
+#define CAIRN_PLAN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cairn/error.h"
+#include "cairn/model.h"
+#include "cairn/store.h"
+
+enum cairn_action {
+	CAIRN_ACTION_NOOP = 0,
+	CAIRN_ACTION_CREATE,
+	CAIRN_ACTION_UPDATE,
+	CAIRN_ACTION_REPLACE,
+	CAIRN_ACTION_DELETE,
+	CAIRN_ACTION__COUNT,
+};
+
+/* "no-op", "create", "update", "replace", "delete" */
+const char *cairn_action_name(enum cairn_action a);
+int cairn_action_parse(const char *name);
+
+struct cairn_change {
+	enum cairn_action action;
+	char *address;
+	enum cairn_kind kind;
+	char *type;                 /* provider type */
+	char *provider;             /* provider name */
+	char *reason;               /* "image changed (forces replacement)", "new" */
+	char **fields;              /* top-level fields that differ; NULL-terminated, may be NULL */
+	char *forced_by;            /* REPLACE because of a field: its name; else NULL */
+	json_t *before;             /* stored desired attributes; NULL for create */
+	json_t *after;              /* desired attributes; NULL for delete */
+	const struct cairn_resource *res; /* into the model; NULL for delete */
+	struct cairn_loc loc;       /* the declaration (or the forcing field) */
+};
+
+struct cairn_plan {
+	char *stack;
+	char *lineage;              /* of the state it was made against; NULL: stack not stored */
+	int64_t serial;
+	char *design_hash;          /* cairn_json_hash of the model's design */
+	char *created_at;
+	struct cairn_change *v;
+	size_t n, alloc;
+	size_t count[CAIRN_ACTION__COUNT];
+};
+
+/*
+ * Diff m against the records of its stack (state may be NULL with nstate 0);
+ * lineage/serial are those of the stack record (NULL/0 when absent).
+ */
+int cairn_plan_build(const struct cairn_model *m,
+		     const struct cairn_resource_record *state, size_t nstate,
+		     const char *lineage, int64_t serial,
+		     struct cairn_plan **out, struct cairn_error *err);
+void cairn_plan_free(struct cairn_plan *p);
+
+/* Does the plan change anything? */
+bool cairn_plan_has_changes(const struct cairn_plan *p);
+
+/* "Plan: 5 to create, 1 to update, 1 to replace, 0 to delete." */
+char *cairn_plan_summary(const struct cairn_plan *p);
+
+/*
+ * The human view: one block per change ("+ create", "~ update", "-/+
+ * replace", "- delete") with the attributes that matter and the reason, then
+ * the summary.  No-ops are listed only with verbose.  Sensitive values
+ * print as (sensitive).
+ */
+void cairn_plan_render(const struct cairn_plan *p, FILE *out, bool color, bool verbose);
+
+/* The JSON form (also the saved plan file) and back. */
+json_t *cairn_plan_to_json(const struct cairn_plan *p);
+int cairn_plan_from_json(const json_t *j, struct cairn_plan **out, struct cairn_error *err);
+int cairn_plan_save(const struct cairn_plan *p, const char *path, struct cairn_error *err);
+int cairn_plan_load(const char *path, struct cairn_plan **out, struct cairn_error *err);
+
+/* The dependency graph of the model as DOT (src/plan/graph.c). */
+void cairn_graph_dot(const struct cairn_model *m, FILE *out);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * ynode.h - a YAML document as a tree that remembers where each part was.
+ *
+ * The spec loader (src/spec/yaml.c) builds it from libfyaml's events; the
+ * model keeps it so that any later failure can point at the user's text.
+ * Nodes live in a struct cairn_arena owned by whoever built the tree.
+ * Aliases are already expanded (copied), merge keys are not supported.
+ */
+#ifndef CAIRN_MODEL_YNODE_H
+#define CAIRN_MODEL_YNODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cairn/error.h"
+
+enum cairn_ytype {
+	CAIRN_Y_SCALAR,
+	CAIRN_Y_SEQ,
+	CAIRN_Y_MAP,
+};
+
+struct cairn_ynode;
+
+struct cairn_ypair {
+	struct cairn_ynode *key;     /* always a scalar */
+	struct cairn_ynode *value;
+};
+
+struct cairn_ynode {
+	enum cairn_ytype type;
+	struct cairn_loc loc;        /* first character of the node */
+	bool quoted;                 /* scalar written quoted or as a block */
+	bool null;                   /* plain "~", "null", "" or nothing */
+	char *text;                  /* SCALAR: NUL-terminated */
+	size_t len;
+	size_t n;                    /* SEQ items / MAP pairs */
+	struct cairn_ynode **items;  /* SEQ */
+	struct cairn_ypair *pairs;   /* MAP */
+};
+
+/* The value of key in a map, or NULL. */
+const struct cairn_ynode *cairn_ynode_get(const struct cairn_ynode *map, const char *key);
+/* The pair of key in a map, or NULL. */
+const struct cairn_ypair *cairn_ynode_pair(const struct cairn_ynode *map, const char *key);
+/* "mapping", "sequence", "string", "null" etc. for messages */
+const char *cairn_ynode_describe(const struct cairn_ynode *y);
+
+#endif
