@@ -1,0 +1,95 @@
+#include "util/common.h"
+
+#include "cairn/plan.h"
+#include "cairn/store.h"
+#include "cli/cli.h"
+
+CAIRN_LOG_INIT("cli.plan");
+
+int cmd_plan(struct cairn_cli *cli, int argc, char **argv)
+{
+	struct cli_spec_args va = CLI_SPEC_ARGS_INIT;
+	struct cairn_sources sources = CAIRN_SOURCES_INIT;
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	struct cairn_stack_record stack = { 0 };
+	struct cairn_resource_record *recs = NULL;
+	struct cairn_model *m = NULL;
+	struct cairn_plan *p = NULL;
+	struct cairn_store *st;
+	const char *out_path = NULL;
+	bool detailed = false, stored = false;
+	size_t nrecs = 0;
+	int c, status = CLI_EXIT_FAIL;
+
+	while ((c = cli_getopt(cli, argc, argv)) != -1) {
+		int r;
+
+		switch (c) {
+		case 'o':
+			out_path = optarg;
+			break;
+		case OPT_DETAILED_EXITCODE:
+			detailed = true;
+			break;
+		default:
+			r = c < 0 ? c : cli_spec_arg(cli, &va, c, optarg);
+			if (r != 1) {
+				status = cli_getopt_status(r == 0 ? CLI_GETOPT_USAGE : r);
+				goto out;
+			}
+		}
+	}
+	if (optind >= argc) {
+		status = cli_usage_error(cli, "no stack file given");
+		goto out;
+	}
+	if (argc - optind > 1) {
+		status = cli_usage_error(cli, "plan takes one stack file, not %d", argc - optind);
+		goto out;
+	}
+
+	m = cli_load(cli, argv[optind], &va, &sources);
+	if (!m)
+		goto out;
+	st = cli_store(cli, &err);
+	if (!st)
+		goto fail;
+	if (cairn_store_stack_get(st, m->stack, &stack, &err) == 0) {
+		stored = true;
+		if (cairn_store_resource_list(st, m->stack, &recs, &nrecs, &err) < 0)
+			goto fail;
+	} else if (err.code == CAIRN_E_NOTFOUND) {
+		cairn_debug("stack '%s' is not in the state yet", m->stack);
+		cairn_error_release(&err);
+	} else {
+		goto fail;
+	}
+	if (cairn_plan_build(m, recs, nrecs, stored ? stack.lineage : NULL,
+			     stored ? stack.serial : 0, &p, &err) < 0)
+		goto fail;
+
+	if (cli->json)
+		cli_json_print(cairn_plan_to_json(p), stdout);
+	else
+		cairn_plan_render(p, stdout, cli_color(cli, stdout), cli->verbose > 0);
+	if (out_path) {
+		if (cairn_plan_save(p, out_path, &err) < 0)
+			goto fail;
+		if (!cli->quiet && !cli->json)
+			fprintf(stderr, "Saved the plan to '%s'.\n", out_path);
+	}
+	status = detailed && cairn_plan_has_changes(p) ? CLI_EXIT_CHANGES : CLI_EXIT_OK;
+	goto out;
+
+fail:
+	status = cli_error(cli, &err, &sources);
+out:
+	cairn_plan_free(p);
+	cairn_resource_record_list_free(recs, nrecs);
+	cairn_stack_record_release(&stack);
+	cairn_model_free(m);
+	cairn_sources_release(&sources);
+	cairn_error_release(&err);
+	cli_spec_args_release(&va);
+	return status;
+}

@@ -1,0 +1,473 @@
+#include "util/common.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+
+#include "cairn/store.h"
+#include "cli/cli.h"
+#include "util/clock.h"
+#include "util/units.h"
+
+CAIRN_LOG_INIT("cli");
+
+/* Global options: accepted before the command and after it. */
+const struct cli_option cairn_global_options[] = {
+	{ "state", OPT_STATE, "PATH", "the state store (default: $CAIRN_STATE, else $XDG_STATE_HOME/cairn/state.db)" },
+	{ "json", OPT_JSON, NULL, "print results as JSON" },
+	{ "no-color", OPT_NO_COLOR, NULL, "never colour the output (also NO_COLOR=1)" },
+	{ "quiet", 'q', NULL, "print only results and errors" },
+	{ "verbose", 'v', NULL, "say more; repeat for debug output" },
+	{ "help", 'h', NULL, "show the help of cairn or of the command" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct cli_option version_option[] = {
+	{ "version", OPT_VERSION, NULL, "print the version and exit" },
+	{ NULL, 0, NULL, NULL },
+};
+
+const struct cairn_cmd cairn_global_cmd = {
+	.name = "cairn",
+	.usage = "[--state PATH] [--json] [--no-color] [-q] [-v] COMMAND [ARGS]",
+	.summary = "an infrastructure orchestrator",
+	.options = version_option,
+	.flags = CMD_SUBCOMMANDS,
+	.sub = cairn_commands,
+};
+
+/*
+ * The commands, in the order `cairn --help` lists them.  Keep names so that
+ * the common ones stay reachable by short unique prefixes.
+ */
+const struct cairn_cmd cairn_commands[] = {
+	{
+		.name = "validate",
+		.fn = cmd_validate,
+		.usage = "validate [--var NAME=VALUE]... [--var-file FILE]... FILE...",
+		.summary = "check stack files and report every problem",
+		.description =
+			"Load each FILE with its includes and variables, check it against the\n"
+			"field tables of its providers, and print every problem found as\n"
+			"file:line:col: error: message, with the source line and a hint.\n"
+			"Never touches the state store.",
+		.options = (const struct cli_option[]){
+			CLI_SPEC_OPTIONS,
+			{ NULL, 0, NULL, NULL },
+		},
+		.flags = CMD_NO_STATE,
+	},
+	{
+		.name = "plan",
+		.fn = cmd_plan,
+		.usage = "plan [--var NAME=VALUE]... [--var-file FILE]... [-o FILE] [--detailed-exitcode] FILE",
+		.summary = "show what apply would change",
+		.description =
+			"Compare the stack in FILE with its stored state and show, per\n"
+			"resource, whether apply would create, update, replace or delete it,\n"
+			"and why.  Reads the state store and never writes it: a missing store\n"
+			"is an empty one.",
+		.options = (const struct cli_option[]){
+			CLI_SPEC_OPTIONS,
+			{ "out", 'o', "FILE", "also save the plan (JSON, with the state's lineage and serial)" },
+			{ "detailed-exitcode", OPT_DETAILED_EXITCODE, NULL,
+			  "exit 0 when nothing changes, 2 when something does, 1 on error" },
+			{ NULL, 0, NULL, NULL },
+		},
+		.flags = CMD_NEEDS_STATE | CMD_READONLY_STATE,
+	},
+	{
+		.name = "graph",
+		.fn = cmd_graph,
+		.usage = "graph [--var NAME=VALUE]... [--var-file FILE]... FILE",
+		.summary = "print the dependency graph of a stack (DOT)",
+		.description =
+			"Print the resources of the stack in FILE and their dependencies as a\n"
+			"Graphviz DOT graph (cairn graph stack.yml | dot -Tsvg > stack.svg).\n"
+			"With --json: {\"nodes\", \"edges\": [[from, to]], \"order\"}.",
+		.options = (const struct cli_option[]){
+			CLI_SPEC_OPTIONS,
+			{ NULL, 0, NULL, NULL },
+		},
+		.flags = CMD_NO_STATE,
+	},
+	{
+		.name = "state",
+		.fn = cmd_state,
+		.usage = "state COMMAND [ARGS]",
+		.summary = "list, show, export or import stored state",
+		.description = "Inspect the state store (see --state).",
+		.flags = CMD_SUBCOMMANDS,
+		.sub = cairn_state_commands,
+	},
+	{
+		.name = "explain",
+		.fn = cmd_explain,
+		.usage = "explain [TYPE | SECTION]",
+		.summary = "describe provider types and stack sections",
+		.description =
+			"Without an argument, list the provider types and the sections of a\n"
+			"stack.  With a provider type (libvirt, process, ...) print its fields;\n"
+			"with a section (node, network, volume, plan, image, pool, provider)\n"
+			"print the fields every stack may use there.",
+		.flags = CMD_NO_STATE | CMD_NO_TIMING,
+	},
+	{
+		.name = "version",
+		.fn = cmd_version,
+		.usage = "version",
+		.summary = "print the version (with -v, the libraries' too)",
+		.flags = CMD_NO_STATE | CMD_NO_TIMING,
+	},
+	{
+		.name = "help",
+		.fn = cmd_help,
+		.usage = "help [COMMAND [SUBCOMMAND]]",
+		.summary = "show the help of cairn or of a command",
+		.flags = CMD_NO_STATE | CMD_NO_TIMING,
+	},
+	{ .name = NULL },
+};
+
+/* ---- lookup --------------------------------------------------------------- */
+
+const struct cairn_cmd *cli_lookup(const struct cairn_cmd *parent, const char *name)
+{
+	const struct cairn_cmd *table = parent->sub, *found = NULL;
+	const char **names = NULL;
+	size_t nnames = 0, anames = 0, nmatch = 0, len = strlen(name);
+	bool top = parent == &cairn_global_cmd;
+	const char *guess;
+
+	for (const struct cairn_cmd *c = table; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	for (const struct cairn_cmd *c = table; len && c->name; c++) {
+		if (!strncmp(c->name, name, len)) {
+			found = c;
+			nmatch++;
+		}
+	}
+	if (nmatch == 1)
+		return found;
+	if (nmatch > 1) {
+		struct cairn_buf b = CAIRN_BUF_INIT;
+
+		for (const struct cairn_cmd *c = table; c->name; c++)
+			if (!strncmp(c->name, name, len))
+				cairn_buf_addf(&b, "%s%s", b.len ? ", " : "", c->name);
+		if (top)
+			fprintf(stderr, "cairn: ambiguous command '%s': %s\n", name, b.s);
+		else
+			fprintf(stderr, "cairn: ambiguous command '%s %s': %s\n",
+				parent->name, name, b.s);
+		cairn_buf_release(&b);
+		return NULL;
+	}
+	for (const struct cairn_cmd *c = table; c->name; c++) {
+		ALLOC_GROW(names, nnames + 2, anames);
+		names[nnames++] = c->name;
+	}
+	ALLOC_GROW(names, nnames + 1, anames);
+	names[nnames] = NULL;
+	guess = cairn_did_you_mean(name, names);
+	if (top)
+		fprintf(stderr, "cairn: '%s' is not a cairn command. See 'cairn --help'.\n", name);
+	else
+		fprintf(stderr, "cairn: '%s' is not a 'cairn %s' command. See 'cairn help %s'.\n",
+			name, parent->name, parent->name);
+	if (guess)
+		fprintf(stderr, "hint: did you mean '%s'?\n", guess);
+	free(names);
+	return NULL;
+}
+
+/* ---- options --------------------------------------------------------------- */
+
+static void drop_getopt_tables(struct cairn_cli *cli)
+{
+	free(cli->longopts);
+	free(cli->shortopts);
+	cli->longopts = NULL;
+	cli->shortopts = NULL;
+	cli->opts_for = NULL;
+}
+
+static void add_options(struct option **lo, size_t *n, size_t *alloc,
+			struct cairn_buf *so, const struct cli_option *opts)
+{
+	for (const struct cli_option *o = opts; o && o->name; o++) {
+		ALLOC_GROW(*lo, *n + 1, *alloc);
+		(*lo)[(*n)++] = (struct option){ o->name,
+			o->arg ? required_argument : no_argument, NULL, o->key };
+		if (o->key > 0 && o->key < 128) {
+			cairn_buf_addch(so, o->key);
+			if (o->arg)
+				cairn_buf_addch(so, ':');
+		}
+	}
+}
+
+/* Build getopt_long's tables for the running command; restart scanning. */
+static void build_getopt_tables(struct cairn_cli *cli)
+{
+	struct option *lo = NULL;
+	size_t n = 0, alloc = 0;
+	struct cairn_buf so = CAIRN_BUF_INIT;
+
+	drop_getopt_tables(cli);
+	/* "+": stop at the first operand (the subcommand); ":": report a
+	 * missing argument as ':' so that we word the message ourselves. */
+	cairn_buf_addstr(&so, (cli->cmd->flags & CMD_SUBCOMMANDS) ? "+:" : ":");
+	add_options(&lo, &n, &alloc, &so, cli->cmd->options);
+	add_options(&lo, &n, &alloc, &so, cairn_global_options);
+	ALLOC_GROW(lo, n + 1, alloc);
+	lo[n] = (struct option){ NULL, 0, NULL, 0 };
+	cli->longopts = lo;
+	cli->shortopts = cairn_buf_detach(&so, NULL);
+	cli->opts_for = cli->cmd;
+	optind = 0;   /* glibc: a full re-initialisation */
+	opterr = 0;
+}
+
+/* The option text as the user wrote it, for messages. */
+static char *bad_option(int argc, char **argv)
+{
+	const char *arg = optind - 1 < argc && optind >= 1 ? argv[optind - 1] : NULL;
+
+	if (arg && !strncmp(arg, "--", 2))
+		return xstrndup(arg, strcspn(arg, "="));
+	if (optopt > 0 && optopt < 128)
+		return xasprintf("-%c", optopt);
+	return xstrdup(arg ? arg : "?");
+}
+
+int cli_getopt(struct cairn_cli *cli, int argc, char **argv)
+{
+	int c;
+
+	if (cli->opts_for != cli->cmd)
+		build_getopt_tables(cli);
+	for (;;) {
+		c = getopt_long(argc, argv, cli->shortopts, cli->longopts, NULL);
+		switch (c) {
+		case OPT_STATE:
+			cli->state_opt = optarg;
+			free(cli->state_path);
+			cli->state_path = NULL;
+			break;
+		case OPT_JSON:
+			cli->json = true;
+			break;
+		case OPT_NO_COLOR:
+			cli->no_color = true;
+			break;
+		case 'q':
+			cli->quiet = true;
+			cairn_log_set_level(CAIRN_LOG_ERROR);
+			break;
+		case 'v':
+			cli->verbose++;
+			cli->quiet = false;
+			cairn_log_set_level(cli->verbose > 1 ? CAIRN_LOG_DEBUG : CAIRN_LOG_INFO);
+			break;
+		case 'h':
+			if (cli->cmd == &cairn_global_cmd)
+				cli_help_global(stdout);
+			else
+				cli_help_command(cli->cmd, stdout);
+			return CLI_GETOPT_HELP;
+		case '?': {
+			char *bad = bad_option(argc, argv);
+
+			cli_usage_error(cli, "unknown option '%s'", bad);
+			free(bad);
+			return CLI_GETOPT_USAGE;
+		}
+		case ':': {
+			char *bad = bad_option(argc, argv);
+
+			cli_usage_error(cli, "option '%s' requires an argument", bad);
+			free(bad);
+			return CLI_GETOPT_USAGE;
+		}
+		default:
+			return c;
+		}
+	}
+}
+
+int cli_getopt_status(int c)
+{
+	return c == CLI_GETOPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+}
+
+/* ---- --var and --var-file ------------------------------------------------- */
+
+int cli_spec_arg(struct cairn_cli *cli, struct cli_spec_args *a, int key, const char *arg)
+{
+	switch (key) {
+	case OPT_VAR:
+		if (!strchr(arg, '=') || arg[0] == '=') {
+			cli_usage_error(cli, "--var expects NAME=VALUE, not '%s'", arg);
+			return CLI_GETOPT_USAGE;
+		}
+		ALLOC_GROW(a->vars, a->nvars + 1, a->avars);
+		a->vars[a->nvars++] = arg;
+		return 1;
+	case OPT_VAR_FILE:
+		ALLOC_GROW(a->files, a->nfiles + 1, a->afiles);
+		a->files[a->nfiles++] = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void cli_spec_options(const struct cli_spec_args *a, struct cairn_spec_options *out)
+{
+	*out = (struct cairn_spec_options){
+		.vars = a->vars,
+		.nvars = a->nvars,
+		.var_files = a->files,
+		.nvar_files = a->nfiles,
+	};
+}
+
+void cli_spec_args_release(struct cli_spec_args *a)
+{
+	free(a->vars);
+	free(a->files);
+	*a = (struct cli_spec_args)CLI_SPEC_ARGS_INIT;
+}
+
+struct cairn_model *cli_load(struct cairn_cli *cli, const char *path,
+			     const struct cli_spec_args *a,
+			     struct cairn_sources *sources)
+{
+	struct cairn_spec_options opt;
+	struct cairn_diags diags = CAIRN_DIAGS_INIT;
+	struct cairn_model *m = NULL;
+
+	cli_spec_options(a, &opt);
+	cairn_debug("loading '%s'", path);
+	if (cairn_spec_load(path, &opt, sources, &diags, &m) < 0)
+		m = NULL;
+	cli_diags_print(cli, &diags, sources);
+	cairn_diags_release(&diags);
+	return m;
+}
+
+/* ---- the store ----------------------------------------------------------- */
+
+const char *cli_state_path(struct cairn_cli *cli)
+{
+	if (!cli->state_path)
+		cli->state_path = cli->state_opt ? xstrdup(cli->state_opt)
+						 : cairn_store_default_location();
+	return cli->state_path;
+}
+
+struct cairn_store *cli_store(struct cairn_cli *cli, struct cairn_error *err)
+{
+	unsigned flags;
+
+	if (!(cli->cmd->flags & CMD_NEEDS_STATE))
+		BUG("command '%s' opens the store without CMD_NEEDS_STATE", cli->cmd->name);
+	if (cli->store)
+		return cli->store;
+	flags = (cli->cmd->flags & CMD_READONLY_STATE) ? CAIRN_STORE_READONLY : 0;
+	cairn_debug("opening state '%s'%s", cli_state_path(cli),
+		    flags ? " read-only" : "");
+	if (cairn_store_open(cli_state_path(cli), flags, &cli->store, err) < 0) {
+		cli->store = NULL;
+		return NULL;
+	}
+	return cli->store;
+}
+
+/* ---- running a command ------------------------------------------------------ */
+
+int cli_run(struct cairn_cli *cli, const struct cairn_cmd *cmd, int argc, char **argv)
+{
+	int status;
+
+	cli->cmd = cmd;
+	status = cmd->fn(cli, argc, argv);
+	if (cli->store) {
+		cairn_store_close(cli->store);
+		cli->store = NULL;
+	}
+	return status;
+}
+
+static int run(struct cairn_cli *cli, int argc, char **argv)
+{
+	const struct cairn_cmd *cmd;
+	bool version = false;
+	int c;
+
+	cli->cmd = &cairn_global_cmd;
+	while ((c = cli_getopt(cli, argc, argv)) != -1) {
+		switch (c) {
+		case OPT_VERSION:
+			version = true;
+			break;
+		default:
+			return cli_getopt_status(c);
+		}
+	}
+	if (version) {
+		cli_print_version(cli, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (optind >= argc) {
+		cli_help_global(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	cmd = cli_lookup(&cairn_global_cmd, argv[optind]);
+	if (!cmd)
+		return CLI_EXIT_USAGE;
+	argc -= optind;
+	argv += optind;
+	return cli_run(cli, cmd, argc, argv);
+}
+
+/*
+ * Output that could not be written is an error, except for a closed pipe
+ * (`cairn graph x | head -1`): then we leave as quietly as SIGPIPE would.
+ */
+static int finish_stdout(int status)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return status;
+	if (errno == EPIPE)
+		return status;
+	fprintf(stderr, "cairn: cannot write to standard output: %s\n", strerror(errno));
+	return CLI_EXIT_FAIL;
+}
+
+int main(int argc, char **argv)
+{
+	struct cairn_cli cli = { 0 };
+	int status;
+
+	/* Die quietly on a closed pipe, whatever our parent ignored. */
+	signal(SIGPIPE, SIG_DFL);
+	cli.start_ms = cairn_now_ms();
+	status = run(&cli, argc, argv);
+	if (cli.verbose && cli.cmd && cli.cmd != &cairn_global_cmd &&
+	    !(cli.cmd->flags & CMD_NO_TIMING)) {
+		int64_t ms = cairn_now_ms() - cli.start_ms;
+
+		fprintf(stderr, "(took %lld.%02llds)\n", (long long)(ms / 1000),
+			(long long)(ms % 1000 / 10));
+	}
+	status = finish_stdout(status);
+	if (cli.store)
+		cairn_store_close(cli.store);
+	drop_getopt_tables(&cli);
+	free(cli.state_path);
+	return status;
+}
