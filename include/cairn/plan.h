@@ -3,16 +3,23 @@
  * stack asks for) and the stored state (what exists), resource by resource.
  *
  * cairn_plan_build() compares each resource's desired attributes with the
- * stored record of the same address:
- *   - no record                     -> create
- *   - record GONE                   -> create ("no longer exists")
- *   - record TAINTED or FAILED      -> replace ("tainted", "last operation failed")
+ * stored record of the same address, first match wins:
+ *   - no record                     -> create ("new")
+ *   - record GONE                   -> create ("no longer exists; will be created again")
+ *   - record TAINTED or FAILED      -> replace ("tainted", "the last operation on it failed")
+ *   - another provider type or provider name -> replace (forced_by "type" or "provider")
  *   - same desired hash             -> no change
  *   - a differing field that FORCES_NEW -> replace, naming the field
+ *     ("'image' changed (forces replacement)")
  *   - other differing fields        -> update in place, naming them
- *   - a record with no resource     -> delete ("not in the stack any more")
- * Changes come in apply order: creates/updates/replaces in the model's
- * topological order, then deletes in reverse order of the records.
+ *     ("'health', 'labels' changed")
+ *   - a record with no resource     -> delete ("no longer in the stack")
+ * Fields are the top-level keys of the desired objects, compared with
+ * json_equal(), in name order; an absent key equals null, and NODIFF fields
+ * never count.  Changes come in apply order: creates/updates/replaces/no-ops
+ * in the model's topological order, then deletes: nodes, volumes, networks,
+ * pools, by address within a kind.  Records are indexed by address (sorted,
+ * binary search), so planning is O(n log n).
  *
  * A plan owns everything it points to except change->res, which points into
  * the model it was built from (NULL for deletes and for plans read from a
@@ -51,10 +58,10 @@ struct cairn_change {
 	enum cairn_kind kind;
 	char *type;                 /* provider type */
 	char *provider;             /* provider name */
-	char *reason;               /* "image changed (forces replacement)", "new" */
+	char *reason;               /* "'image' changed (forces replacement)", "new" */
 	char **fields;              /* top-level fields that differ; NULL-terminated, may be NULL */
 	char *forced_by;            /* REPLACE because of a field: its name; else NULL */
-	json_t *before;             /* stored desired attributes; NULL for create */
+	json_t *before;             /* stored desired attributes; NULL for create, no-op */
 	json_t *after;              /* desired attributes; NULL for delete */
 	const struct cairn_resource *res; /* into the model; NULL for delete */
 	struct cairn_loc loc;       /* the declaration (or the forcing field) */
@@ -73,7 +80,10 @@ struct cairn_plan {
 
 /*
  * Diff m against the records of its stack (state may be NULL with nstate 0);
- * lineage/serial are those of the stack record (NULL/0 when absent).
+ * lineage/serial are those of the stack record (NULL/0 when absent).  The
+ * records are borrowed (the plan takes its own JSON references).  Fails with
+ * CAIRN_E_STATE when the records are inconsistent: an address recorded
+ * twice, or a record whose kind is unknown.
  */
 int cairn_plan_build(const struct cairn_model *m,
 		     const struct cairn_resource_record *state, size_t nstate,
@@ -84,24 +94,46 @@ void cairn_plan_free(struct cairn_plan *p);
 /* Does the plan change anything? */
 bool cairn_plan_has_changes(const struct cairn_plan *p);
 
-/* "Plan: 5 to create, 1 to update, 1 to replace, 0 to delete." */
+/* "Plan: 5 to create, 1 to update, 1 to replace, 0 to delete."  Caller frees. */
 char *cairn_plan_summary(const struct cairn_plan *p);
 
 /*
  * The human view: one block per change ("+ create", "~ update", "-/+
  * replace", "- delete") with the attributes that matter and the reason, then
- * the summary.  No-ops are listed only with verbose.  Sensitive values
- * print as (sensitive).
+ * the summary, or "No changes. The stack matches the recorded state."
+ * No-ops are listed only with verbose.  Sensitive values print as
+ * (sensitive); sizes and durations with their units.  color adds ANSI
+ * colours.  The text is stable (keys sorted, no time): golden-testable.
  */
 void cairn_plan_render(const struct cairn_plan *p, FILE *out, bool color, bool verbose);
 
-/* The JSON form (also the saved plan file) and back. */
+/*
+ * The JSON form (also the saved plan file) and back.  from_json refuses a
+ * document without {"format": "cairn-plan", "version": 1}; a plan read back
+ * has res NULL and no locations.  save writes a temporary file, fsyncs and
+ * renames it over path (mode 0600); load refuses files over 256 MiB.
+ */
 json_t *cairn_plan_to_json(const struct cairn_plan *p);
 int cairn_plan_from_json(const json_t *j, struct cairn_plan **out, struct cairn_error *err);
 int cairn_plan_save(const struct cairn_plan *p, const char *path, struct cairn_error *err);
 int cairn_plan_load(const char *path, struct cairn_plan **out, struct cairn_error *err);
 
-/* The dependency graph of the model as DOT (src/plan/graph.c). */
+/*
+ * May a saved plan still be applied?  stack, lineage and serial are the
+ * stack record's now (lineage NULL, serial 0 when the stack is not stored).
+ * Refused (CAIRN_E_CONFLICT) when the plan is of another stack, of another
+ * lineage, or of another serial: the state moved since the plan was made.
+ * A plan made before the stack was stored still fits a stack whose serial
+ * is 0 (created, nothing written yet).
+ */
+int cairn_plan_check_state(const struct cairn_plan *p, const char *stack,
+			   const char *lineage, int64_t serial,
+			   struct cairn_error *err);
+
+/*
+ * The dependency graph of the model as DOT (src/plan/graph.c): one vertex
+ * per resource, an edge A -> B when A needs B.  Deterministic.
+ */
 void cairn_graph_dot(const struct cairn_model *m, FILE *out);
 
 #endif
