@@ -72,7 +72,8 @@ void cairn_diag_hint(struct cairn_diags *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Record an error object as a diagnostic (message, hint, location). */
 void cairn_diag_add_error(struct cairn_diags *d, const struct cairn_error *err);
-/* Sort by file (in order of sources), line, column; stable. */
+/* Sort by file (in order of sources), line, column; stable; drops exact
+ * duplicates (same place, same message). */
 void cairn_diags_sort(struct cairn_diags *d, const struct cairn_sources *s);
 void cairn_diags_release(struct cairn_diags *d);
 

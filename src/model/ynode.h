@@ -34,6 +34,7 @@ struct cairn_ynode {
 	bool null;                   /* plain "~", "null", "" or nothing */
 	char *text;                  /* SCALAR: NUL-terminated */
 	size_t len;
+	size_t weight;               /* nodes in the subtree, aliases expanded */
 	size_t n;                    /* SEQ items / MAP pairs */
 	struct cairn_ynode **items;  /* SEQ */
 	struct cairn_ypair *pairs;   /* MAP */

@@ -140,10 +140,38 @@ void cairn_diags_sort(struct cairn_diags *d, const struct cairn_sources *s)
 		v[i].rank = source_rank(d->v[i].loc.file);
 		v[i].seq = i;
 	}
-	sort_sources = NULL;
 	qsort(v, d->n, sizeof(*v), cmp_diag);
-	for (size_t i = 0; i < d->n; i++)
-		d->v[i] = v[i].d;
+	sort_sources = s;
+	/* One YAML body can stand for several declarations (web[01-05]):
+	 * its mistakes are reported once. */
+	{
+		size_t out = 0;
+
+		for (size_t i = 0; i < d->n; i++) {
+			bool dup = false;
+
+			for (size_t k = out; k > 0; k--) {
+				struct cairn_diag *prev = &d->v[k - 1];
+
+				if (prev->loc.line != v[i].d.loc.line ||
+				    prev->loc.col != v[i].d.loc.col ||
+				    source_rank(prev->loc.file) != v[i].rank)
+					break;
+				if (!strcmp(prev->message, v[i].d.message))
+					dup = true;
+			}
+			if (dup) {
+				free(v[i].d.message);
+				free(v[i].d.hint);
+				if (v[i].d.severity == CAIRN_SEV_ERROR)
+					d->nerrors--;
+				continue;
+			}
+			d->v[out++] = v[i].d;
+		}
+		d->n = out;
+	}
+	sort_sources = NULL;
 	free(v);
 }
 

@@ -1,0 +1,677 @@
+/*
+ * expand.c - what can only be checked once every name is known, and the
+ * expansion of declarations into resources.
+ *
+ * Everything here is linear in the size of the stack (hash lookups, one
+ * pass over the references, an iterative depth-first search for cycles and
+ * Kahn's algorithm for the order): bench/plan-scale holds it to that.
+ */
+#include "util/common.h"
+
+#include "spec/loader.h"
+#include "util/jsonutil.h"
+#include "util/units.h"
+
+static void diag(struct loader *l, struct cairn_loc loc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void diag(struct loader *l, struct cairn_loc loc, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	cairn_diag_add(l->diags, CAIRN_SEV_ERROR, loc, "%s", msg);
+	free(msg);
+}
+
+#define hint(l, ...) cairn_diag_hint((l)->diags, __VA_ARGS__)
+
+static void hint_names(struct loader *l, enum cairn_kind kind, const char *name)
+{
+	const struct cairn_model *m = l->m;
+	const char **names = NULL;
+	size_t n = 0, alloc = 0;
+	const char *best;
+
+	for (size_t i = 0; i < m->ndecls; i++)
+		if (m->decls[i].kind == kind) {
+			ALLOC_GROW(names, n + 2, alloc);
+			names[n++] = m->decls[i].name;
+		}
+	if (!n) {
+		hint(l, "the stack declares no %s", cairn_kind_section(kind));
+		return;
+	}
+	names[n] = NULL;
+	best = cairn_did_you_mean(name, names);
+	if (best)
+		hint(l, "did you mean '%s'?", best);
+	else
+		hint(l, "declared %s: %s%s", cairn_kind_section(kind), names[0],
+		     n > 1 ? ", ..." : "");
+	free(names);
+}
+
+/* ---- references ---------------------------------------------------------- */
+
+static void check_ref(struct loader *l, const struct cairn_ref *r)
+{
+	const struct cairn_model *m = l->m;
+	const struct cairn_decl *origin = &m->decls[r->origin];
+	const struct cairn_decl *t;
+
+	if (r->self)
+		return;
+	if (r->kind == CAIRN_KIND_PROVIDER && cairn_model_decl(m, r->kind, r->name))
+		return;
+	t = cairn_model_decl(m, r->kind, r->name);
+	if (!t) {
+		if (!strcmp(r->key, "via"))
+			diag(l, r->loc, "bastion '%s' of %s '%s' is not a node of this stack",
+			     r->name, cairn_kind_name(origin->kind), origin->name);
+		else if (r->expr)
+			diag(l, r->loc, "reference to unknown node '%s'", r->name);
+		else
+			diag(l, r->loc, "unknown %s '%s'", cairn_kind_name(r->kind), r->name);
+		if (r->kind == CAIRN_KIND_PROVIDER)
+			hint(l, "declare it under 'providers:', or name a provider type (cairn explain)");
+		else
+			hint_names(l, r->kind, r->name);
+		return;
+	}
+	if (!r->expr || r->kind != CAIRN_KIND_NODE)
+		return;
+	if (r->index >= 0 && !t->counted) {
+		diag(l, r->loc, "node '%s' has no count: refer to it as ${node.%s.%s}",
+		     t->name, t->name, r->attr);
+	} else if (r->index == CAIRN_REF_NOINDEX && t->counted) {
+		diag(l, r->loc, "node '%s' has %d instances: say which one", t->name, t->count);
+		hint(l, "write ${node.%s[0].%s} for one, ${node.%s[*].%s} for all", t->name,
+		     r->attr, t->name, r->attr);
+	} else if (r->index >= 0 && r->index >= t->count) {
+		if (t->count)
+			diag(l, r->loc, "index %d out of range: node '%s' has %d instance%s (0..%d)",
+			     r->index, t->name, t->count, t->count == 1 ? "" : "s", t->count - 1);
+		else
+			diag(l, r->loc, "index %d out of range: node '%s' has no instances (count 0)",
+			     r->index, t->name);
+	}
+}
+
+/* ---- per-kind checks ----------------------------------------------------- */
+
+static void check_counts(struct loader *l)
+{
+	struct cairn_model *m = l->m;
+
+	for (size_t i = 0; i < m->ndecls; i++) {
+		struct cairn_decl *d = &m->decls[i];
+		json_t *count, *scaling;
+		long long min = 0, max = 100000;
+
+		if (d->kind != CAIRN_KIND_NODE)
+			continue;
+		count = json_object_get(d->attrs, "count");
+		scaling = json_object_get(d->attrs, "scaling");
+		d->counted = count || scaling;
+		if (scaling) {
+			json_t *jmin = json_object_get(scaling, "min"), *jmax = json_object_get(scaling, "max");
+
+			if (jmin && jmax) {
+				min = json_integer_value(jmin);
+				max = json_integer_value(jmax);
+				if (min > max) {
+					diag(l, cairn_decl_field_loc(d, "scaling.min"),
+					     "scaling min %lld is above max %lld for node '%s'",
+					     min, max, d->name);
+					max = min;
+				}
+			}
+		}
+		if (count) {
+			long long c = json_integer_value(count);
+
+			d->count = (int)c;
+			if (scaling && (c < min || c > max)) {
+				diag(l, cairn_decl_field_loc(d, "count"),
+				     "count %lld of node '%s' is outside its scaling bounds %lld..%lld",
+				     c, d->name, min, max);
+				hint(l, "make count a value between scaling.min and scaling.max");
+			}
+		} else if (scaling) {
+			d->count = (int)min;
+		}
+	}
+}
+
+static void check_images(struct loader *l)
+{
+	struct cairn_model *m = l->m;
+
+	for (size_t i = 0; i < m->ndecls; i++) {
+		const struct cairn_decl *d = &m->decls[i];
+		int n;
+
+		if (d->kind != CAIRN_KIND_IMAGE)
+			continue;
+		n = !!json_object_get(d->attrs, "disk") + !!json_object_get(d->attrs, "kernel") +
+		    !!json_object_get(d->attrs, "builtin");
+		if (n == 0) {
+			diag(l, d->loc, "image '%s' says nothing to boot", d->name);
+			hint(l, "give one of disk: PATH, kernel: PATH (with initrd, cmdline) or builtin: tiny");
+		} else if (n > 1) {
+			diag(l, d->loc, "image '%s' gives more than one of 'disk', 'kernel' and 'builtin'",
+			     d->name);
+		}
+		if (!json_object_get(d->attrs, "kernel")) {
+			const char *const extra[] = { "initrd", "cmdline" };
+
+			for (size_t k = 0; k < ARRAY_SIZE(extra); k++)
+				if (json_object_get(d->attrs, extra[k]))
+					diag(l, cairn_decl_field_loc(d, extra[k]),
+					     "'%s' of image '%s' only goes with 'kernel'",
+					     extra[k], d->name);
+		}
+	}
+}
+
+static void check_networks(struct loader *l)
+{
+	struct cairn_model *m = l->m;
+	struct cairn_cidr *cidr = xcalloc(m->ndecls, sizeof(*cidr));
+	bool *ok = xcalloc(m->ndecls, sizeof(*ok));
+
+	for (size_t i = 0; i < m->ndecls; i++) {
+		const struct cairn_decl *d = &m->decls[i];
+		const char *c = cairn_json_str(d->attrs, "cidr");
+
+		if (d->kind != CAIRN_KIND_NETWORK || !c)
+			continue;
+		ok[i] = !cairn_parse_cidr(c, &cidr[i], NULL);
+		for (size_t j = 0; ok[i] && j < i; j++) {
+			const struct cairn_decl *o = &m->decls[j];
+
+			if (!ok[j] || !o->provider || !d->provider || strcmp(o->provider, d->provider))
+				continue;
+			if (cairn_cidr_overlap(&cidr[i], &cidr[j])) {
+				diag(l, cairn_decl_field_loc(d, "cidr"),
+				     "network '%s' (%s) overlaps network '%s' (%s) on provider '%s'",
+				     d->name, c, o->name, cairn_json_str(o->attrs, "cidr"), d->provider);
+				hint(l, "networks of one provider need disjoint address ranges");
+			}
+		}
+	}
+	free(cidr);
+	free(ok);
+}
+
+static void check_nodes(struct loader *l)
+{
+	struct cairn_model *m = l->m;
+	struct cairn_strmap owner = CAIRN_STRMAP_INIT;   /* volume -> first node decl + 1 */
+
+	for (size_t i = 0; i < m->ndecls; i++) {
+		const struct cairn_decl *d = &m->decls[i];
+		json_t *vols, *v;
+		size_t k;
+		const char *via;
+
+		if (d->kind != CAIRN_KIND_NODE)
+			continue;
+		via = json_object_get(d->attrs, "ssh") ?
+		      cairn_json_str(json_object_get(d->attrs, "ssh"), "via") : NULL;
+		if (via && !strcmp(via, d->name))
+			diag(l, cairn_decl_field_loc(d, "ssh.via"),
+			     "node '%s' cannot be its own bastion", d->name);
+		vols = json_object_get(d->attrs, "volumes");
+		json_array_foreach(vols, k, v) {
+			const char *name = json_string_value(v);
+			uintptr_t prev;
+			char path[32];
+
+			if (!name || !cairn_model_decl(m, CAIRN_KIND_VOLUME, name))
+				continue;
+			snprintf(path, sizeof(path), "volumes.%zu", k);
+			if (d->count > 1) {
+				diag(l, cairn_decl_field_loc(d, path),
+				     "volume '%s' would be attached to all %d instances of node '%s'",
+				     name, d->count, d->name);
+				hint(l, "a volume belongs to one instance; declare one volume per instance");
+				continue;
+			}
+			prev = (uintptr_t)cairn_strmap_get(&owner, name);
+			if (prev && prev - 1 != i) {
+				diag(l, cairn_decl_field_loc(d, path),
+				     "volume '%s' is already attached to node '%s'",
+				     name, m->decls[prev - 1].name);
+				hint(l, "a volume belongs to one instance");
+				continue;
+			}
+			cairn_strmap_put(&owner, name, (void *)(uintptr_t)(i + 1));
+		}
+	}
+	cairn_strmap_release(&owner);
+}
+
+/* ---- cycles ---------------------------------------------------------------- */
+
+struct edge {
+	size_t to;
+	struct cairn_loc loc;
+};
+
+struct graph {
+	struct edge **out;        /* per declaration */
+	size_t *nout, *aout;
+};
+
+static void add_edge(struct graph *g, size_t from, size_t to, struct cairn_loc loc)
+{
+	for (size_t i = 0; i < g->nout[from]; i++)
+		if (g->out[from][i].to == to)
+			return;
+	ALLOC_GROW(g->out[from], g->nout[from] + 1, g->aout[from]);
+	g->out[from][g->nout[from]++] = (struct edge){ to, loc };
+}
+
+static void build_graph(struct loader *l, struct graph *g)
+{
+	const struct cairn_model *m = l->m;
+
+	g->out = xcalloc(m->ndecls, sizeof(*g->out));
+	g->nout = xcalloc(m->ndecls, sizeof(*g->nout));
+	g->aout = xcalloc(m->ndecls, sizeof(*g->aout));
+	for (size_t i = 0; i < l->refs.n; i++) {
+		const struct cairn_ref *r = &l->refs.v[i];
+		const struct cairn_decl *t;
+
+		if (r->self || r->kind != CAIRN_KIND_NODE ||
+		    m->decls[r->origin].kind != CAIRN_KIND_NODE)
+			continue;
+		t = cairn_model_decl(m, CAIRN_KIND_NODE, r->name);
+		if (t)
+			add_edge(g, r->origin, t - m->decls, r->loc);
+	}
+}
+
+static void graph_release(struct graph *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(g->out[i]);
+	free(g->out);
+	free(g->nout);
+	free(g->aout);
+}
+
+/* Iterative depth-first search; each back edge closes a cycle, reported
+ * with its path.  (Recursion would overflow on a 100,000-node chain.) */
+static void check_cycles(struct loader *l, struct graph *g)
+{
+	const struct cairn_model *m = l->m;
+	size_t n = m->ndecls;
+	unsigned char *color = xcalloc(n, 1);   /* 0 new, 1 on the path, 2 done */
+	size_t *stack = xmalloc(n * sizeof(*stack)), *next = xcalloc(n, sizeof(*next));
+	size_t *pos = xcalloc(n, sizeof(*pos));
+	int reported = 0;
+
+	for (size_t s = 0; s < n; s++) {
+		size_t sp = 0;
+
+		if (color[s] || m->decls[s].kind != CAIRN_KIND_NODE)
+			continue;
+		stack[sp++] = s;
+		color[s] = 1;
+		pos[s] = 0;
+		while (sp) {
+			size_t u = stack[sp - 1];
+
+			if (next[u] < g->nout[u]) {
+				const struct edge *e = &g->out[u][next[u]++];
+				size_t v = e->to;
+
+				if (color[v] == 0) {
+					color[v] = 1;
+					pos[v] = sp;
+					stack[sp++] = v;
+				} else if (color[v] == 1 && reported < 20) {
+					struct cairn_buf path = CAIRN_BUF_INIT;
+
+					for (size_t k = pos[v]; k < sp; k++)
+						cairn_buf_addf(&path, "%s -> ", m->decls[stack[k]].name);
+					cairn_buf_addstr(&path, m->decls[v].name);
+					diag(l, e->loc, "dependency cycle: %s", path.s);
+					if (u == v)
+						hint(l, "a node refers to itself with ${self.ATTR}");
+					else
+						hint(l, "remove one of these references or depends_on entries");
+					cairn_buf_release(&path);
+					reported++;
+				}
+			} else {
+				color[u] = 2;
+				sp--;
+			}
+		}
+	}
+	free(color);
+	free(stack);
+	free(next);
+	free(pos);
+}
+
+/* ---- resources --------------------------------------------------------------- */
+
+static void implicit_pools(struct loader *l)
+{
+	struct cairn_model *m = l->m;
+	size_t n = m->ndecls;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *pool;
+		struct cairn_decl *d;
+		struct cairn_loc loc;
+		size_t pi;
+
+		if (m->decls[i].kind != CAIRN_KIND_NODE)
+			continue;
+		pool = cairn_json_str(m->decls[i].attrs, "pool");
+		if (!pool || cairn_model_decl(m, CAIRN_KIND_POOL, pool))
+			continue;
+		loc = cairn_decl_field_loc(&m->decls[i], "pool");
+		ALLOC_GROW(m->decls, m->ndecls + 1, m->adecls);
+		pi = m->ndecls++;
+		d = &m->decls[pi];
+		memset(d, 0, sizeof(*d));
+		d->kind = CAIRN_KIND_POOL;
+		d->name = xstrdup(pool);
+		d->loc = loc;
+		d->count = 1;
+		d->attrs = json_object();
+		cairn_strmap_put(&l->priv->decls[CAIRN_KIND_POOL], d->name,
+				 (void *)(uintptr_t)(pi + 1));
+	}
+}
+
+static size_t add_res(struct cairn_model *m, size_t di, int index)
+{
+	struct cairn_decl *d = &m->decls[di];
+	struct cairn_resource *r;
+
+	ALLOC_GROW(m->res, m->nres + 1, m->ares);
+	r = &m->res[m->nres];
+	memset(r, 0, sizeof(*r));
+	r->kind = d->kind;
+	r->index = index;
+	r->address = cairn_address_format(d->kind, d->name, index);
+	r->name = index < 0 ? xstrdup(d->name) : xasprintf("%s-%d", d->name, index);
+	return m->nres++;
+}
+
+static void add_dep(struct cairn_resource *r, size_t to)
+{
+	ALLOC_GROW(r->deps, r->ndeps + 1, r->adeps);
+	r->deps[r->ndeps++] = to;
+}
+
+static void dep_on_decl(struct cairn_model *m, struct cairn_resource *r,
+			enum cairn_kind kind, const char *name, int index)
+{
+	const struct cairn_decl *t = name ? cairn_model_decl(m, kind, name) : NULL;
+
+	if (!t)
+		return;
+	for (size_t k = 0; k < t->nres; k++)
+		if (index < 0 || (size_t)index == k)
+			add_dep(r, t->first + k);
+}
+
+static json_t *resolved(const struct cairn_model *m, enum cairn_kind kind, const char *name)
+{
+	const struct cairn_decl *t = cairn_model_decl(m, kind, name);
+	json_t *o = t ? json_deep_copy(t->attrs) : json_object();
+
+	json_object_set_new(o, "name", json_string(name));
+	return o;
+}
+
+static json_t *node_desired(const struct cairn_model *m, const struct cairn_decl *d,
+			    const struct cairn_resource *r)
+{
+	json_t *o = json_deep_copy(d->attrs);
+	const char *k;
+	json_t *v;
+	void *tmp;
+
+	json_object_foreach_safe(o, tmp, k, v) {
+		const struct cairn_field *f = cairn_schema_field(CAIRN_KIND_NODE, d->type, k);
+
+		if (f && (f->flags & CAIRN_FF_NODIFF))
+			json_object_del(o, k);
+	}
+	json_object_set_new(o, "name", json_string(r->name));
+	json_object_set_new(o, "hostname", json_string(r->name));
+	if (r->index >= 0)
+		json_object_set_new(o, "index", json_integer(r->index));
+	if (d->type)
+		json_object_set_new(o, "type", json_string(d->type->name));
+	if (cairn_json_str(o, "plan"))
+		json_object_set_new(o, "plan", resolved(m, CAIRN_KIND_PLAN, cairn_json_str(o, "plan")));
+	if (cairn_json_str(o, "image"))
+		json_object_set_new(o, "image", resolved(m, CAIRN_KIND_IMAGE, cairn_json_str(o, "image")));
+	return o;
+}
+
+static void build_resources(struct loader *l)
+{
+	static const enum cairn_kind kinds[] = {
+		CAIRN_KIND_POOL, CAIRN_KIND_NETWORK, CAIRN_KIND_VOLUME, CAIRN_KIND_NODE,
+	};
+	struct cairn_model *m = l->m;
+	size_t *ref_first = xcalloc(m->ndecls, sizeof(size_t));
+	size_t *ref_n = xcalloc(m->ndecls, sizeof(size_t));
+
+	/* References were collected declaration by declaration: each one's
+	 * are a contiguous run. */
+	for (size_t i = 0; i < l->refs.n; i++) {
+		size_t o = l->refs.v[i].origin;
+
+		if (!ref_n[o])
+			ref_first[o] = i;
+		ref_n[o]++;
+	}
+	for (size_t ki = 0; ki < ARRAY_SIZE(kinds); ki++) {
+		for (size_t di = 0; di < m->ndecls; di++) {
+			struct cairn_decl *d = &m->decls[di];
+
+			if (d->kind != kinds[ki])
+				continue;
+			d->first = m->nres;
+			if (d->kind == CAIRN_KIND_NODE && d->counted) {
+				for (int i = 0; i < d->count; i++)
+					add_res(m, di, i);
+			} else if (d->kind != CAIRN_KIND_NODE || d->count > 0) {
+				add_res(m, di, -1);
+			}
+			d->nres = m->nres - d->first;
+		}
+	}
+	for (size_t i = 0; i < m->nres; i++) {
+		struct cairn_resource *r = &m->res[i];
+		const struct cairn_decl *d = NULL;
+		size_t di;
+
+		/* the declaration: found through the address's kind and name */
+		for (di = 0; di < m->ndecls; di++)
+			if (m->decls[di].kind == r->kind && m->decls[di].first <= i &&
+			    i < m->decls[di].first + m->decls[di].nres) {
+				d = &m->decls[di];
+				break;
+			}
+		if (!d)
+			BUG("resource %s without a declaration", r->address);
+		i += d->nres - 1;    /* fill all instances of d at once */
+		for (size_t k = 0; k < d->nres; k++) {
+			struct cairn_resource *ri = &m->res[d->first + k];
+			json_t *a, *v;
+			size_t j;
+			const char *s;
+
+			ri->decl = d;
+			if (d->kind == CAIRN_KIND_POOL) {
+				ri->type = "cairn";
+				ri->provider = "cairn";
+				ri->desired = json_deep_copy(d->attrs);
+				json_object_set_new(ri->desired, "name", json_string(d->name));
+			} else if (d->kind == CAIRN_KIND_NODE) {
+				ri->type = d->type ? d->type->name : "unknown";
+				ri->provider = d->provider ? d->provider : "unknown";
+				ri->desired = node_desired(m, d, ri);
+				a = json_object_get(d->attrs, "networks");
+				json_array_foreach(a, j, v)
+					dep_on_decl(m, ri, CAIRN_KIND_NETWORK, json_string_value(v), -1);
+				a = json_object_get(d->attrs, "volumes");
+				json_array_foreach(a, j, v)
+					dep_on_decl(m, ri, CAIRN_KIND_VOLUME, json_string_value(v), -1);
+				dep_on_decl(m, ri, CAIRN_KIND_POOL, cairn_json_str(d->attrs, "pool"), -1);
+				a = json_object_get(d->attrs, "depends_on");
+				json_array_foreach(a, j, v)
+					dep_on_decl(m, ri, CAIRN_KIND_NODE, json_string_value(v), -1);
+				s = json_object_get(d->attrs, "ssh") ?
+				    cairn_json_str(json_object_get(d->attrs, "ssh"), "via") : NULL;
+				dep_on_decl(m, ri, CAIRN_KIND_NODE, s, -1);
+				for (size_t q = 0; q < ref_n[di]; q++) {
+					const struct cairn_ref *rf = &l->refs.v[ref_first[di] + q];
+
+					if (rf->expr && !rf->self && rf->kind == CAIRN_KIND_NODE)
+						dep_on_decl(m, ri, CAIRN_KIND_NODE, rf->name,
+							    rf->index >= 0 ? rf->index : -1);
+				}
+			} else {
+				ri->type = d->type ? d->type->name : "unknown";
+				ri->provider = d->provider ? d->provider : "unknown";
+				ri->desired = json_deep_copy(d->attrs);
+				json_object_set_new(ri->desired, "name", json_string(d->name));
+				if (d->type)
+					json_object_set_new(ri->desired, "type", json_string(d->type->name));
+			}
+			cairn_json_hash(ri->desired, ri->desired_hash);
+		}
+	}
+	free(ref_first);
+	free(ref_n);
+}
+
+/* Kahn's algorithm; ties go to the earlier resource, so the order is stable. */
+static void order_resources(struct loader *l)
+{
+	struct cairn_model *m = l->m;
+	size_t n = m->nres, head = 0, tail = 0;
+	size_t *indeg = xcalloc(n ? n : 1, sizeof(size_t));
+	size_t *rfirst = xcalloc(n + 1, sizeof(size_t));
+	size_t *rev, *fill;
+
+	/* reverse edges in one flat array: who depends on me */
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < m->res[i].ndeps; k++)
+			rfirst[m->res[i].deps[k] + 1]++;
+	for (size_t i = 0; i < n; i++)
+		rfirst[i + 1] += rfirst[i];
+	rev = xmalloc((rfirst[n] ? rfirst[n] : 1) * sizeof(size_t));
+	fill = xcalloc(n ? n : 1, sizeof(size_t));
+	for (size_t i = 0; i < n; i++) {
+		indeg[i] = m->res[i].ndeps;
+		for (size_t k = 0; k < m->res[i].ndeps; k++) {
+			size_t d = m->res[i].deps[k];
+
+			rev[rfirst[d] + fill[d]++] = i;
+		}
+	}
+	m->order = xmalloc((n ? n : 1) * sizeof(size_t));
+	for (size_t i = 0; i < n; i++)
+		if (!indeg[i])
+			m->order[tail++] = i;
+	while (head < tail) {
+		size_t u = m->order[head++];
+
+		for (size_t k = rfirst[u]; k < rfirst[u + 1]; k++)
+			if (--indeg[rev[k]] == 0)
+				m->order[tail++] = rev[k];
+	}
+	if (tail != n)
+		BUG("resource graph has a cycle the declaration check missed");
+	free(indeg);
+	free(rfirst);
+	free(rev);
+	free(fill);
+}
+
+static void build_design(struct loader *l)
+{
+	struct cairn_model *m = l->m;
+	json_t *design = json_object();
+
+	m->variables = json_object();
+	m->sensitive = json_array();
+	for (size_t i = 0; i < l->nvars; i++) {
+		const struct spec_var *v = &l->vars[i];
+
+		json_object_set_new(m->variables, v->name,
+				    v->value ? cairn_ynode_to_json(v->value) : json_null());
+		if (v->sensitive)
+			json_array_append_new(m->sensitive, json_string(v->name));
+	}
+	json_object_set_new(design, "stack", json_string(m->stack));
+	if (m->description)
+		json_object_set_new(design, "description", json_string(m->description));
+	{
+		json_t *vars = json_deep_copy(m->variables);
+		size_t k;
+		json_t *s;
+
+		json_array_foreach(m->sensitive, k, s)
+			json_object_set_new(vars, json_string_value(s), json_string("(sensitive)"));
+		json_object_set_new(design, "variables", vars);
+	}
+	m->outputs = json_object();
+	for (size_t i = 0; i < m->ndecls; i++) {
+		const struct cairn_decl *d = &m->decls[i];
+		const char *sec = cairn_kind_section(d->kind);
+		json_t *s = json_object_get(design, sec);
+
+		if (!s) {
+			s = json_object();
+			json_object_set_new(design, sec, s);
+		}
+		json_object_set(s, d->name, d->attrs ? d->attrs : json_null());
+		if (d->kind == CAIRN_KIND_OUTPUT)
+			json_object_set(m->outputs, d->name, d->attrs ? d->attrs : json_null());
+	}
+	m->design = design;
+}
+
+void spec_check_and_expand(struct loader *l)
+{
+	struct graph g;
+	size_t ndecls;
+
+	check_counts(l);
+	for (size_t i = 0; i < l->refs.n; i++)
+		check_ref(l, &l->refs.v[i]);
+	check_images(l);
+	check_networks(l);
+	check_nodes(l);
+	build_graph(l, &g);
+	ndecls = l->m->ndecls;
+	check_cycles(l, &g);
+	graph_release(&g, ndecls);
+	if (loader_failed(l))
+		return;
+	implicit_pools(l);
+	build_resources(l);
+	cairn_model_index(l->m);
+	order_resources(l);
+	build_design(l);
+}
