@@ -1,0 +1,1342 @@
+/*
+ * sqlite.c - the SQLite state store backend (the embedded default).
+ *
+ * One connection per struct cairn_store, in WAL mode so readers never wait
+ * for the writer.  Write transactions start with BEGIN IMMEDIATE: two cairn
+ * processes serialise on the write lock up front (waiting up to
+ * busy_timeout) instead of failing half-way with SQLITE_BUSY on an upgrade
+ * from a read lock.  Statements are prepared once per connection, kept in
+ * s->stmt[] and reset after every use; values are always bound, never
+ * spliced into SQL.  The schema and the migration policy are described in
+ * docs/internals/state.md.
+ */
+#include "util/common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "state/store-backend.h"
+#include "util/clock.h"
+#include "util/jsonutil.h"
+
+CAIRN_LOG_INIT("state.sqlite");
+
+/* PRAGMA application_id of every cairn store: "carn". */
+#define CAIRN_SQLITE_APPLICATION_ID 0x6361726e
+
+#define BUSY_TIMEOUT_MS 5000
+
+/*
+ * The migrations, in order: migrations[i] takes a store from schema version
+ * i to i + 1.  Each runs in its own transaction together with the bump of
+ * PRAGMA user_version, so a store is always at exactly one version.  Never
+ * edit a migration that has been released; append a new one instead.
+ *
+ * Why no CHECK on resources.status: SQLite cannot alter a CHECK constraint
+ * without rebuilding the table, and new statuses are expected; the code
+ * refuses unknown names when it reads them.
+ */
+static const char *const migrations[] = {
+	/* 1: stacks, their designs and resources; pools. */
+	"CREATE TABLE stacks ("
+	"  name        TEXT NOT NULL PRIMARY KEY,"
+	"  lineage     TEXT NOT NULL,"
+	"  serial      INTEGER NOT NULL DEFAULT 0 CHECK (serial >= 0),"
+	"  created_at  TEXT NOT NULL,"
+	"  updated_at  TEXT NOT NULL"
+	");"
+	"CREATE TABLE designs ("
+	"  stack       TEXT NOT NULL REFERENCES stacks (name) ON DELETE CASCADE,"
+	"  version     INTEGER NOT NULL CHECK (version > 0),"
+	"  hash        TEXT NOT NULL,"
+	"  body        TEXT NOT NULL CHECK (json_valid(body)),"
+	"  created_at  TEXT NOT NULL,"
+	"  PRIMARY KEY (stack, version)"
+	");"
+	"CREATE TABLE resources ("
+	"  stack        TEXT NOT NULL REFERENCES stacks (name) ON DELETE CASCADE,"
+	"  address      TEXT NOT NULL,"
+	"  kind         TEXT NOT NULL,"
+	"  type         TEXT NOT NULL,"
+	"  provider     TEXT,"
+	"  cairn_id     TEXT,"
+	"  desired_hash TEXT NOT NULL,"
+	"  desired      TEXT NOT NULL CHECK (json_valid(desired)),"
+	"  observed     TEXT CHECK (observed IS NULL OR json_valid(observed)),"
+	"  status       TEXT NOT NULL,"
+	"  created_at   TEXT NOT NULL,"
+	"  updated_at   TEXT NOT NULL,"
+	"  PRIMARY KEY (stack, address)"
+	");"
+	"CREATE INDEX resources_cairn_id ON resources (cairn_id);"
+	"CREATE INDEX resources_pool ON resources (json_extract(desired, '$.pool'));"
+	"CREATE TABLE pools ("
+	"  name        TEXT NOT NULL PRIMARY KEY,"
+	"  description TEXT,"
+	"  stack       TEXT,"
+	"  created_at  TEXT NOT NULL"
+	");",
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == CAIRN_STORE_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+enum stmt_id {
+	ST_STACK_GET,
+	ST_STACK_LIST,
+	ST_STACK_EXISTS,
+	ST_STACK_INSERT,
+	ST_STACK_DELETE,
+	ST_STACK_BUMP,
+	ST_STACK_TOUCH,
+	ST_DESIGN_LATEST,
+	ST_DESIGN_LIST,
+	ST_DESIGN_INSERT,
+	ST_RESOURCE_GET,
+	ST_RESOURCE_LIST,
+	ST_RESOURCE_UPSERT,
+	ST_RESOURCE_DELETE,
+	ST_POOL_GET,
+	ST_POOL_LIST,
+	ST_POOL_PUT,
+	ST_POOL_RESTORE,
+	ST_POOL_DELETE,
+	ST__COUNT
+};
+
+#define STACK_COLUMNS \
+	"SELECT s.name, s.lineage, s.serial," \
+	" (SELECT coalesce(max(d.version), 0) FROM designs d WHERE d.stack = s.name)," \
+	" (SELECT count(*) FROM resources r WHERE r.stack = s.name)," \
+	" s.created_at, s.updated_at FROM stacks s"
+
+#define RESOURCE_COLUMNS \
+	"SELECT address, kind, type, provider, cairn_id, desired_hash, desired," \
+	" observed, status, created_at, updated_at FROM resources"
+
+/* A pool's members: resources of any stack whose desired "pool" names it. */
+#define POOL_COLUMNS \
+	"SELECT p.name, p.description, p.stack," \
+	" (SELECT count(*) FROM resources r" \
+	"   WHERE json_extract(r.desired, '$.pool') = p.name)," \
+	" p.created_at FROM pools p"
+
+static const char *const stmt_sql[ST__COUNT] = {
+	[ST_STACK_GET] = STACK_COLUMNS " WHERE s.name = ?1",
+	[ST_STACK_LIST] = STACK_COLUMNS " ORDER BY s.name",
+	[ST_STACK_EXISTS] = "SELECT 1 FROM stacks WHERE name = ?1",
+	[ST_STACK_INSERT] =
+		"INSERT INTO stacks (name, lineage, serial, created_at, updated_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
+	[ST_STACK_DELETE] = "DELETE FROM stacks WHERE name = ?1",
+	[ST_STACK_BUMP] =
+		"UPDATE stacks SET serial = serial + 1, updated_at = ?2 WHERE name = ?1",
+	[ST_STACK_TOUCH] = "UPDATE stacks SET updated_at = ?2 WHERE name = ?1",
+	[ST_DESIGN_LATEST] =
+		"SELECT version, hash, body, created_at FROM designs"
+		" WHERE stack = ?1 ORDER BY version DESC LIMIT 1",
+	[ST_DESIGN_LIST] =
+		"SELECT version, hash, body, created_at FROM designs"
+		" WHERE stack = ?1 ORDER BY version",
+	[ST_DESIGN_INSERT] =
+		"INSERT INTO designs (stack, version, hash, body, created_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_RESOURCE_GET] = RESOURCE_COLUMNS " WHERE stack = ?1 AND address = ?2",
+	[ST_RESOURCE_LIST] = RESOURCE_COLUMNS " WHERE stack = ?1 ORDER BY address",
+	[ST_RESOURCE_UPSERT] =
+		"INSERT INTO resources (stack, address, kind, type, provider,"
+		" cairn_id, desired_hash, desired, observed, status, created_at,"
+		" updated_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+		" ON CONFLICT (stack, address) DO UPDATE SET"
+		" kind = excluded.kind, type = excluded.type,"
+		" provider = excluded.provider, cairn_id = excluded.cairn_id,"
+		" desired_hash = excluded.desired_hash, desired = excluded.desired,"
+		" observed = excluded.observed, status = excluded.status,"
+		" updated_at = excluded.updated_at",
+	[ST_RESOURCE_DELETE] = "DELETE FROM resources WHERE stack = ?1 AND address = ?2",
+	[ST_POOL_GET] = POOL_COLUMNS " WHERE p.name = ?1",
+	[ST_POOL_LIST] = POOL_COLUMNS " ORDER BY p.name",
+	[ST_POOL_PUT] =
+		"INSERT INTO pools (name, description, stack, created_at)"
+		" VALUES (?1, ?2, ?3, ?4)"
+		" ON CONFLICT (name) DO UPDATE SET description = excluded.description",
+	[ST_POOL_RESTORE] =
+		"INSERT INTO pools (name, description, stack, created_at)"
+		" VALUES (?1, ?2, ?3, ?4)"
+		" ON CONFLICT (name) DO UPDATE SET description = excluded.description,"
+		" stack = excluded.stack, created_at = excluded.created_at",
+	[ST_POOL_DELETE] = "DELETE FROM pools WHERE name = ?1",
+};
+
+struct sqlite_store {
+	struct cairn_store base;       /* first: store.c hands us &base */
+	sqlite3 *db;
+	char *path;                    /* the file, for messages */
+	sqlite3_stmt *stmt[ST__COUNT]; /* prepared on first use */
+	int version;                   /* schema version of the open store */
+	int depth;                     /* transaction nesting */
+	bool doomed;                   /* an inner level rolled back */
+	bool readonly;
+};
+
+static struct sqlite_store *to_sqlite(struct cairn_store *st)
+{
+	return (struct sqlite_store *)st;
+}
+
+/* ---- plumbing ------------------------------------------------------------ */
+
+static int db_error(struct sqlite_store *s, int rc, struct cairn_error *err)
+{
+	const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return cairn_error_set(err, CAIRN_E_CONFLICT,
+				       "state store '%s' is busy: %s", s->path, msg);
+	default:
+		return cairn_error_set(err, CAIRN_E_STATE,
+				       "state store '%s': %s", s->path, msg);
+	}
+}
+
+static int exec(struct sqlite_store *s, const char *sql, struct cairn_error *err)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : db_error(s, rc, err);
+}
+
+/* The cached statement id, prepared on first use; NULL with err set. */
+static sqlite3_stmt *stmt(struct sqlite_store *s, enum stmt_id id,
+			  struct cairn_error *err)
+{
+	int rc;
+
+	if (!s->stmt[id]) {
+		rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
+					SQLITE_PREPARE_PERSISTENT, &s->stmt[id], NULL);
+		if (rc != SQLITE_OK) {
+			db_error(s, rc, err);
+			return NULL;
+		}
+	}
+	return s->stmt[id];
+}
+
+/* Make q reusable; it drops the bound values too.  NULL is fine. */
+static void stmt_done(sqlite3_stmt *q)
+{
+	if (!q)
+		return;
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+}
+
+/*
+ * Binding fails only for a wrong index or out of memory: a bug, or what
+ * xmalloc would abort on anyway.
+ */
+static void bind_text(sqlite3_stmt *q, int i, const char *v)
+{
+	int rc = v ? sqlite3_bind_text(q, i, v, -1, SQLITE_TRANSIENT)
+		   : sqlite3_bind_null(q, i);
+
+	if (rc != SQLITE_OK)
+		BUG("cannot bind parameter %d: %s", i, sqlite3_errstr(rc));
+}
+
+static void bind_int(sqlite3_stmt *q, int i, int64_t v)
+{
+	int rc = sqlite3_bind_int64(q, i, v);
+
+	if (rc != SQLITE_OK)
+		BUG("cannot bind parameter %d: %s", i, sqlite3_errstr(rc));
+}
+
+/* Bind v as canonical JSON text, or NULL. */
+static void bind_json(sqlite3_stmt *q, int i, const json_t *v)
+{
+	char *text = v ? cairn_json_canonical(v) : NULL;
+
+	bind_text(q, i, text);
+	free(text);
+}
+
+/* 1 for a row, 0 when done, -1 with err set. */
+static int step(struct sqlite_store *s, sqlite3_stmt *q, struct cairn_error *err)
+{
+	int rc = sqlite3_step(q);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return db_error(s, rc, err);
+}
+
+static char *col_str(sqlite3_stmt *q, int i)
+{
+	const unsigned char *v = sqlite3_column_text(q, i);
+
+	return v ? xstrdup((const char *)v) : NULL;
+}
+
+/* Column i parsed as JSON into *out (NULL for SQL NULL). */
+static int col_json(struct sqlite_store *s, sqlite3_stmt *q, int i,
+		    json_t **out, struct cairn_error *err)
+{
+	const char *text = (const char *)sqlite3_column_text(q, i);
+	json_error_t jerr;
+
+	*out = NULL;
+	if (!text)
+		return 0;
+	*out = json_loads(text, JSON_DECODE_ANY, &jerr);
+	if (!*out)
+		return cairn_error_set(err, CAIRN_E_STATE,
+				       "state store '%s' holds invalid JSON in column '%s': %s",
+				       s->path, sqlite3_column_name(q, i), jerr.text);
+	return 0;
+}
+
+/* Run a statement that yields one integer (PRAGMAs, counts). */
+static int query_int(struct sqlite_store *s, const char *sql, int64_t *out,
+		     struct cairn_error *err)
+{
+	sqlite3_stmt *q = NULL;
+	int rc, ret = -1;
+
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+	if (rc != SQLITE_OK) {
+		db_error(s, rc, err);
+		goto out;
+	}
+	if ((rc = step(s, q, err)) < 0)
+		goto out;
+	*out = rc ? sqlite3_column_int64(q, 0) : 0;
+	ret = 0;
+out:
+	sqlite3_finalize(q);
+	return ret;
+}
+
+/* ---- transactions -------------------------------------------------------- */
+
+/* Roll back what SQLite still has open and forget an inner rollback. */
+static void abort_transaction(struct sqlite_store *s)
+{
+	s->doomed = false;
+	if (sqlite3_get_autocommit(s->db))
+		return;        /* SQLite already rolled back (I/O error, ...) */
+	if (sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+		cairn_warn("cannot roll back state store '%s': %s", s->path,
+			   sqlite3_errmsg(s->db));
+}
+
+static int sqlite_begin(struct cairn_store *st, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+
+	if (s->doomed)
+		return cairn_error_set(err, CAIRN_E_STATE,
+				       "transaction on state store '%s' was rolled back",
+				       s->path);
+	if (s->depth > 0 && sqlite3_get_autocommit(s->db)) {
+		/* SQLite ended the transaction under us after an error. */
+		s->doomed = true;
+		return cairn_error_set(err, CAIRN_E_STATE,
+				       "transaction on state store '%s' was aborted",
+				       s->path);
+	}
+	if (!s->depth && exec(s, s->readonly ? "BEGIN" : "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	s->depth++;
+	return 0;
+}
+
+static int sqlite_commit(struct cairn_store *st, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+
+	if (!s->depth)
+		return cairn_error_set(err, CAIRN_E_INTERNAL,
+				       "commit without a transaction on state store '%s'",
+				       s->path);
+	if (--s->depth > 0) {
+		if (s->doomed)
+			return cairn_error_set(err, CAIRN_E_STATE,
+					       "transaction on state store '%s' was rolled back",
+					       s->path);
+		return 0;
+	}
+	if (s->doomed) {
+		abort_transaction(s);
+		return cairn_error_set(err, CAIRN_E_STATE,
+				       "transaction on state store '%s' was rolled back",
+				       s->path);
+	}
+	if (exec(s, "COMMIT", err) < 0) {
+		abort_transaction(s);
+		return -1;
+	}
+	return 0;
+}
+
+static void sqlite_rollback(struct cairn_store *st)
+{
+	struct sqlite_store *s = to_sqlite(st);
+
+	if (!s->depth)
+		return;
+	if (--s->depth > 0)
+		s->doomed = true;
+	else
+		abort_transaction(s);
+}
+
+/*
+ * End the transaction a write operation opened: commit, unless the
+ * operation failed after it changed something.  A refusal found before any
+ * change (a missing stack, a pool in use) commits the empty level, so it
+ * does not doom the caller's enclosing transaction.
+ */
+static int finish(struct sqlite_store *s, int ret, bool changed,
+		  struct cairn_error *err)
+{
+	if (ret < 0 && changed) {
+		sqlite_rollback(&s->base);
+		return -1;
+	}
+	if (sqlite_commit(&s->base, err) < 0)
+		return -1;
+	return ret;
+}
+
+/* 0 when the stack exists; CAIRN_E_NOTFOUND or another error otherwise. */
+static int stack_must_exist(struct sqlite_store *s, const char *name,
+			    struct cairn_error *err)
+{
+	sqlite3_stmt *q = stmt(s, ST_STACK_EXISTS, err);
+	int rc;
+
+	if (!q)
+		return -1;
+	bind_text(q, 1, name);
+	rc = step(s, q, err);
+	stmt_done(q);
+	if (rc == 0)
+		return cairn_error_set(err, CAIRN_E_NOTFOUND,
+				       "stack '%s' does not exist", name);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Run a write statement already bound; *changes gets the rows it touched. */
+static int run(struct sqlite_store *s, sqlite3_stmt *q, int *changes,
+	       struct cairn_error *err)
+{
+	int rc = step(s, q, err);
+
+	if (changes)
+		*changes = rc < 0 ? 0 : sqlite3_changes(s->db);
+	stmt_done(q);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Set the stack's updated_at, and raise its serial when bump is set. */
+static int touch_stack(struct sqlite_store *s, const char *name, bool bump,
+		       struct cairn_error *err)
+{
+	sqlite3_stmt *q = stmt(s, bump ? ST_STACK_BUMP : ST_STACK_TOUCH, err);
+	char now[21];
+
+	if (!q)
+		return -1;
+	cairn_timestamp(now);
+	bind_text(q, 1, name);
+	bind_text(q, 2, now);
+	return run(s, q, NULL, err);
+}
+
+/* ---- opening, migrating, closing ------------------------------------------ */
+
+static void destroy(struct sqlite_store *s)
+{
+	for (size_t i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(s->stmt[i]);
+	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+		cairn_warn("cannot close state store '%s': %s", s->path,
+			   sqlite3_errmsg(s->db));
+	free(s->path);
+	free(s);
+}
+
+static void sqlite_close(struct cairn_store *st)
+{
+	struct sqlite_store *s = to_sqlite(st);
+
+	if (s->depth) {
+		cairn_warn("state store '%s' closed inside a transaction; rolling it back",
+			   s->path);
+		s->depth = 0;
+		abort_transaction(s);
+	}
+	destroy(s);
+}
+
+static int sqlite_schema_version(struct cairn_store *st)
+{
+	return to_sqlite(st)->version;
+}
+
+/* Create the missing parent directories of path, 0700 each. */
+static int make_parents(const char *path, struct cairn_error *err)
+{
+	char *dir = xstrdup(path);
+	char *p;
+	int ret = -1;
+
+	for (p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			cairn_error_set(err, CAIRN_E_IO,
+					"cannot create directory '%s': %s",
+					dir, strerror(errno));
+			goto out;
+		}
+		*p = '/';
+	}
+	ret = 0;
+out:
+	free(dir);
+	return ret;
+}
+
+/* Create the store file 0600 ourselves: SQLite would use 0644. */
+static int create_file(const char *path, struct cairn_error *err)
+{
+	int fd;
+
+	if (make_parents(path, err) < 0)
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cairn_error_set(err, CAIRN_E_IO,
+				       "cannot create state store '%s': %s",
+				       path, strerror(errno));
+	close(fd);
+	return 0;
+}
+
+/*
+ * Read the schema version and refuse what this build cannot use: a store
+ * newer than it, and a SQLite database that is not a cairn store at all.
+ */
+static int read_version(struct sqlite_store *s, int *version,
+			struct cairn_error *err)
+{
+	int64_t v, app, tables;
+
+	if (query_int(s, "PRAGMA user_version", &v, err) < 0 ||
+	    query_int(s, "PRAGMA application_id", &app, err) < 0 ||
+	    query_int(s, "SELECT count(*) FROM sqlite_master", &tables, err) < 0)
+		return -1;
+	if (app != CAIRN_SQLITE_APPLICATION_ID && (v || tables)) {
+		cairn_error_set(err, CAIRN_E_STATE,
+				"'%s' is a SQLite database but not a cairn state store",
+				s->path);
+		return -1;
+	}
+	if (v > CAIRN_STORE_SCHEMA_VERSION) {
+		cairn_error_set(err, CAIRN_E_STATE,
+				"state store '%s' has schema version %lld, newer than this cairn supports (%d)",
+				s->path, (long long)v, CAIRN_STORE_SCHEMA_VERSION);
+		cairn_error_hint(err, "upgrade cairn to use this store");
+		return -1;
+	}
+	*version = (int)v;
+	return 0;
+}
+
+/* Apply the migrations the store lacks, one transaction each. */
+static int migrate(struct sqlite_store *s, struct cairn_error *err)
+{
+	char *pragma = NULL;
+	bool in_txn = false;
+	int v, ret = -1;
+
+	if (read_version(s, &v, err) < 0)
+		goto out;
+	while (v < CAIRN_STORE_SCHEMA_VERSION) {
+		if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+			goto out;
+		in_txn = true;
+		/* Another process may have migrated while we waited. */
+		if (read_version(s, &v, err) < 0)
+			goto out;
+		if (v < CAIRN_STORE_SCHEMA_VERSION) {
+			/* PRAGMAs take no parameters; these are our own integers. */
+			free(pragma);
+			pragma = xasprintf("PRAGMA user_version = %d; PRAGMA application_id = %d;",
+					   v + 1, CAIRN_SQLITE_APPLICATION_ID);
+			if (exec(s, migrations[v], err) < 0 || exec(s, pragma, err) < 0)
+				goto out;
+		}
+		if (exec(s, "COMMIT", err) < 0)
+			goto out;
+		in_txn = false;
+		if (v < CAIRN_STORE_SCHEMA_VERSION) {
+			v++;
+			cairn_info("state store '%s' migrated to schema version %d",
+				   s->path, v);
+		}
+	}
+	s->version = v;
+	ret = 0;
+out:
+	if (in_txn) {
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		cairn_error_context(err, "while migrating state store '%s' to schema version %d",
+				    s->path, v + 1);
+	}
+	free(pragma);
+	return ret;
+}
+
+static int open_db(struct sqlite_store *s, const char *file, int oflags,
+		   bool wal, struct cairn_error *err)
+{
+	sqlite3_stmt *q = NULL;
+	const char *mode;
+	int rc, ret = -1;
+
+	rc = sqlite3_open_v2(file, &s->db, oflags | SQLITE_OPEN_EXRESCODE, NULL);
+	if (rc != SQLITE_OK) {
+		cairn_error_set(err, CAIRN_E_STATE, "cannot open state store '%s': %s",
+				s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		goto out;
+	}
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	if (exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;", err) < 0)
+		goto out;
+	if (wal) {
+		/* journal_mode answers with the mode now in force: WAL can be
+		 * refused (some network file systems); carry on without it. */
+		rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &q, NULL);
+		if (rc != SQLITE_OK || (rc = sqlite3_step(q)) != SQLITE_ROW) {
+			db_error(s, rc, err);
+			goto out;
+		}
+		mode = (const char *)sqlite3_column_text(q, 0);
+		if (!mode || strcmp(mode, "wal"))
+			cairn_warn("state store '%s' cannot use WAL, journal mode is %s",
+				   s->path, mode ? mode : "unknown");
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(q);
+	return ret;
+}
+
+/*
+ * Read-only open of an existing file, without migrating.  Returns 1 when
+ * the file holds no store yet (schema version 0): the caller then serves an
+ * empty one from memory.
+ */
+static int open_readonly(struct sqlite_store *s, struct cairn_error *err)
+{
+	struct stat sb;
+
+	if (stat(s->path, &sb) < 0) {
+		if (errno == ENOENT)
+			return 1;   /* a store never written is an empty one */
+		return cairn_error_set(err, CAIRN_E_IO, "cannot open state store '%s': %s",
+				       s->path, strerror(errno));
+	}
+	if (open_db(s, s->path, SQLITE_OPEN_READONLY, false, err) < 0 ||
+	    read_version(s, &s->version, err) < 0)
+		return -1;
+	if (s->version == CAIRN_STORE_SCHEMA_VERSION)
+		return 0;
+	if (s->version) {
+		cairn_error_set(err, CAIRN_E_STATE,
+				"state store '%s' has schema version %d, this cairn needs %d",
+				s->path, s->version, CAIRN_STORE_SCHEMA_VERSION);
+		cairn_error_hint(err, "open it once without read-only to migrate it");
+		return -1;
+	}
+	sqlite3_close(s->db);
+	s->db = NULL;
+	return 1;
+}
+
+/* A store in memory: ":memory:", or an empty read-only one. */
+static int open_memory(struct sqlite_store *s, struct cairn_error *err)
+{
+	if (open_db(s, ":memory:", SQLITE_OPEN_READWRITE, false, err) < 0 ||
+	    migrate(s, err) < 0)
+		return -1;
+	if (s->readonly)
+		return exec(s, "PRAGMA query_only = ON", err);
+	return 0;
+}
+
+static int sqlite_open(const char *path, unsigned flags, struct cairn_store **out,
+		       struct cairn_error *err)
+{
+	struct sqlite_store *s = xcalloc(1, sizeof(*s));
+	int rc;
+
+	s->path = xstrdup(path);
+	s->readonly = flags & CAIRN_STORE_READONLY;
+
+	if (!strcmp(path, ":memory:")) {
+		rc = open_memory(s, err);
+	} else if (s->readonly) {
+		rc = open_readonly(s, err);
+		if (rc > 0)
+			rc = open_memory(s, err);
+	} else {
+		rc = create_file(path, err);
+		if (!rc)
+			rc = open_db(s, path, SQLITE_OPEN_READWRITE, true, err);
+		if (!rc)
+			rc = migrate(s, err);
+	}
+
+	if (rc < 0) {
+		destroy(s);
+		return -1;
+	}
+	*out = &s->base;
+	return 0;
+}
+
+/* ---- stacks ---------------------------------------------------------- */
+
+static void read_stack(sqlite3_stmt *q, struct cairn_stack_record *r)
+{
+	r->name = col_str(q, 0);
+	r->lineage = col_str(q, 1);
+	r->serial = sqlite3_column_int64(q, 2);
+	r->design_version = sqlite3_column_int64(q, 3);
+	r->nresources = sqlite3_column_int64(q, 4);
+	r->created_at = col_str(q, 5);
+	r->updated_at = col_str(q, 6);
+}
+
+static int sqlite_stack_get(struct cairn_store *st, const char *name,
+			    struct cairn_stack_record *out, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = stmt(s, ST_STACK_GET, err);
+	int rc, ret = -1;
+
+	if (!q)
+		return -1;
+	bind_text(q, 1, name);
+	rc = step(s, q, err);
+	if (rc > 0) {
+		read_stack(q, out);
+		ret = 0;
+	} else if (!rc) {
+		cairn_error_set(err, CAIRN_E_NOTFOUND, "stack '%s' does not exist", name);
+	}
+	stmt_done(q);
+	return ret;
+}
+
+/* Insert a stack unless one of that name exists; *created says which. */
+static int insert_stack(struct sqlite_store *s, const char *name,
+			const char *lineage, int64_t serial, const char *created_at,
+			const char *updated_at, bool *created, struct cairn_error *err)
+{
+	sqlite3_stmt *q = stmt(s, ST_STACK_INSERT, err);
+	int changes;
+
+	if (!q)
+		return -1;
+	bind_text(q, 1, name);
+	bind_text(q, 2, lineage);
+	bind_int(q, 3, serial);
+	bind_text(q, 4, created_at);
+	bind_text(q, 5, updated_at);
+	if (run(s, q, &changes, err) < 0)
+		return -1;
+	*created = changes > 0;
+	return 0;
+}
+
+static int sqlite_stack_ensure(struct cairn_store *st, const char *name,
+			       struct cairn_stack_record *out,
+			       struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	char lineage[37], now[21];
+	bool created = false;
+	int ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	cairn_uuid(lineage);
+	cairn_timestamp(now);
+	if (insert_stack(s, name, lineage, 0, now, now, &created, err) < 0 ||
+	    sqlite_stack_get(st, name, out, err) < 0)
+		goto out;
+	if (created)
+		cairn_info("stack '%s' created with lineage %s", name, lineage);
+	ret = 0;
+out:
+	if (ret < 0)
+		cairn_stack_record_release(out);
+	return finish(s, ret, created, err);
+}
+
+static int sqlite_stack_list(struct cairn_store *st, struct cairn_stack_record **out,
+			     size_t *n, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = stmt(s, ST_STACK_LIST, err);
+	struct cairn_stack_record *v = NULL;
+	size_t nr = 0, alloc = 0;
+	int rc;
+
+	if (!q)
+		return -1;
+	while ((rc = step(s, q, err)) > 0) {
+		ALLOC_GROW(v, nr + 1, alloc);
+		memset(&v[nr], 0, sizeof(v[nr]));
+		read_stack(q, &v[nr++]);
+	}
+	stmt_done(q);
+	if (rc < 0) {
+		cairn_stack_record_list_free(v, nr);
+		return -1;
+	}
+	*out = v;
+	*n = nr;
+	return 0;
+}
+
+static int sqlite_stack_delete(struct cairn_store *st, const char *name,
+			       struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q;
+	int changes = 0, ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (!(q = stmt(s, ST_STACK_DELETE, err)))
+		goto out;
+	bind_text(q, 1, name);
+	if (run(s, q, &changes, err) < 0)
+		goto out;
+	if (!changes) {
+		cairn_error_set(err, CAIRN_E_NOTFOUND, "stack '%s' does not exist", name);
+		goto out;
+	}
+	cairn_info("stack '%s' deleted", name);
+	ret = 0;
+out:
+	return finish(s, ret, changes > 0, err);
+}
+
+static int sqlite_stack_restore(struct cairn_store *st,
+				const struct cairn_stack_record *rec,
+				struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q;
+	bool created = false, changed = false;
+	int ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (!(q = stmt(s, ST_STACK_DELETE, err)))
+		goto out;
+	bind_text(q, 1, rec->name);
+	changed = true;
+	if (run(s, q, NULL, err) < 0 ||
+	    insert_stack(s, rec->name, rec->lineage, rec->serial, rec->created_at,
+			 rec->updated_at, &created, err) < 0)
+		goto out;
+	if (!created)
+		BUG("stack '%s' still there after its deletion", rec->name);
+	ret = 0;
+out:
+	return finish(s, ret, changed, err);
+}
+
+/* ---- designs ----------------------------------------------------------- */
+
+static int read_design(struct sqlite_store *s, sqlite3_stmt *q,
+		       struct cairn_design_record *r, struct cairn_error *err)
+{
+	r->version = sqlite3_column_int64(q, 0);
+	r->hash = col_str(q, 1);
+	r->created_at = col_str(q, 3);
+	return col_json(s, q, 2, &r->body, err);
+}
+
+static int insert_design(struct sqlite_store *s, const char *stack,
+			 int64_t version, const char *hash, const json_t *body,
+			 const char *created_at, struct cairn_error *err)
+{
+	sqlite3_stmt *q = stmt(s, ST_DESIGN_INSERT, err);
+
+	if (!q)
+		return -1;
+	bind_text(q, 1, stack);
+	bind_int(q, 2, version);
+	bind_text(q, 3, hash);
+	bind_json(q, 4, body);
+	bind_text(q, 5, created_at);
+	return run(s, q, NULL, err);
+}
+
+static int sqlite_design_put(struct cairn_store *st, const char *stack,
+			     const json_t *design, int64_t *version,
+			     struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q;
+	char hash[CAIRN_HASH_LEN], now[21];
+	int64_t latest = 0;
+	bool same = false, changed = false;
+	int rc, ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (stack_must_exist(s, stack, err) < 0 ||
+	    !(q = stmt(s, ST_DESIGN_LATEST, err)))
+		goto out;
+	cairn_json_hash(design, hash);
+	bind_text(q, 1, stack);
+	rc = step(s, q, err);
+	if (rc > 0) {
+		latest = sqlite3_column_int64(q, 0);
+		same = !strcmp((const char *)sqlite3_column_text(q, 1), hash);
+	}
+	stmt_done(q);
+	if (rc < 0)
+		goto out;
+	if (!same) {
+		cairn_timestamp(now);
+		changed = true;
+		if (insert_design(s, stack, ++latest, hash, design, now, err) < 0 ||
+		    touch_stack(s, stack, false, err) < 0)
+			goto out;
+		cairn_debug("stack '%s' design version %lld (%s)", stack,
+			    (long long)latest, hash);
+	}
+	if (version)
+		*version = latest;
+	ret = 0;
+out:
+	return finish(s, ret, changed, err);
+}
+
+static int sqlite_design_get(struct cairn_store *st, const char *stack,
+			     json_t **out, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = stmt(s, ST_DESIGN_LATEST, err);
+	int rc, ret = -1;
+
+	if (!q)
+		return -1;
+	bind_text(q, 1, stack);
+	rc = step(s, q, err);
+	if (rc > 0)
+		ret = col_json(s, q, 2, out, err);
+	stmt_done(q);
+	if (rc || stack_must_exist(s, stack, err) < 0)
+		return ret;
+	return cairn_error_set(err, CAIRN_E_NOTFOUND,
+			       "stack '%s' has no design yet", stack);
+}
+
+static int sqlite_design_list(struct cairn_store *st, const char *stack,
+			      struct cairn_design_record **out, size_t *n,
+			      struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = stmt(s, ST_DESIGN_LIST, err);
+	struct cairn_design_record *v = NULL;
+	size_t nr = 0, alloc = 0;
+	int rc;
+
+	if (!q)
+		return -1;
+	bind_text(q, 1, stack);
+	while ((rc = step(s, q, err)) > 0) {
+		ALLOC_GROW(v, nr + 1, alloc);
+		memset(&v[nr], 0, sizeof(v[nr]));
+		if (read_design(s, q, &v[nr++], err) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	stmt_done(q);
+	if (rc < 0) {
+		cairn_design_record_list_free(v, nr);
+		return -1;
+	}
+	*out = v;
+	*n = nr;
+	return 0;
+}
+
+static int sqlite_design_restore(struct cairn_store *st, const char *stack,
+				 const struct cairn_design_record *rec,
+				 struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	int ret;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	ret = insert_design(s, stack, rec->version, rec->hash, rec->body,
+			    rec->created_at, err);
+	return finish(s, ret, true, err);
+}
+
+/* ---- resources --------------------------------------------------------- */
+
+static int read_resource(struct sqlite_store *s, sqlite3_stmt *q,
+			 struct cairn_resource_record *r, struct cairn_error *err)
+{
+	const char *status = (const char *)sqlite3_column_text(q, 8);
+	int code = cairn_resource_status_parse(status);
+
+	r->address = col_str(q, 0);
+	r->kind = col_str(q, 1);
+	r->type = col_str(q, 2);
+	r->provider = col_str(q, 3);
+	r->cairn_id = col_str(q, 4);
+	r->desired_hash = col_str(q, 5);
+	r->created_at = col_str(q, 9);
+	r->updated_at = col_str(q, 10);
+	if (col_json(s, q, 6, &r->desired, err) < 0 ||
+	    col_json(s, q, 7, &r->observed, err) < 0)
+		return -1;
+	if (code < 0)
+		return cairn_error_set(err, CAIRN_E_STATE,
+				       "state store '%s': resource '%s' has unknown status '%s'",
+				       s->path, r->address, status ? status : "");
+	r->status = (enum cairn_resource_status)code;
+	return 0;
+}
+
+static int sqlite_resource_list(struct cairn_store *st, const char *stack,
+				struct cairn_resource_record **out, size_t *n,
+				struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = stmt(s, ST_RESOURCE_LIST, err);
+	struct cairn_resource_record *v = NULL;
+	size_t nr = 0, alloc = 0;
+	int rc;
+
+	if (!q)
+		return -1;
+	bind_text(q, 1, stack);
+	while ((rc = step(s, q, err)) > 0) {
+		ALLOC_GROW(v, nr + 1, alloc);
+		memset(&v[nr], 0, sizeof(v[nr]));
+		if (read_resource(s, q, &v[nr++], err) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	stmt_done(q);
+	if (rc < 0) {
+		cairn_resource_record_list_free(v, nr);
+		return -1;
+	}
+	*out = v;
+	*n = nr;
+	return 0;
+}
+
+static int sqlite_resource_get(struct cairn_store *st, const char *stack,
+			       const char *address,
+			       struct cairn_resource_record *out,
+			       struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = stmt(s, ST_RESOURCE_GET, err);
+	int rc, ret = -1;
+
+	if (!q)
+		return -1;
+	bind_text(q, 1, stack);
+	bind_text(q, 2, address);
+	rc = step(s, q, err);
+	if (rc > 0)
+		ret = read_resource(s, q, out, err);
+	else if (!rc)
+		cairn_error_set(err, CAIRN_E_NOTFOUND,
+				"resource '%s' not found in stack '%s'", address, stack);
+	stmt_done(q);
+	if (ret < 0)
+		cairn_resource_record_release(out);
+	return ret;
+}
+
+/* Insert or replace r with the given timestamps (created_at is kept when
+ * the row exists). */
+static int upsert_resource(struct sqlite_store *s, const char *stack,
+			   const struct cairn_resource_record *r,
+			   const char *created_at, const char *updated_at,
+			   struct cairn_error *err)
+{
+	sqlite3_stmt *q = stmt(s, ST_RESOURCE_UPSERT, err);
+	char hash[CAIRN_HASH_LEN];
+
+	if (!q)
+		return -1;
+	if (!r->desired_hash)
+		cairn_json_hash(r->desired, hash);
+	bind_text(q, 1, stack);
+	bind_text(q, 2, r->address);
+	bind_text(q, 3, r->kind);
+	bind_text(q, 4, r->type);
+	bind_text(q, 5, r->provider);
+	bind_text(q, 6, r->cairn_id);
+	bind_text(q, 7, r->desired_hash ? r->desired_hash : hash);
+	bind_json(q, 8, r->desired);
+	bind_json(q, 9, r->observed);
+	bind_text(q, 10, cairn_resource_status_name(r->status));
+	bind_text(q, 11, created_at);
+	bind_text(q, 12, updated_at);
+	return run(s, q, NULL, err);
+}
+
+static int sqlite_resource_put(struct cairn_store *st, const char *stack,
+			       const struct cairn_resource_record *r,
+			       struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	char now[21];
+	bool changed = false;
+	int ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (stack_must_exist(s, stack, err) < 0)
+		goto out;
+	cairn_timestamp(now);
+	changed = true;
+	if (upsert_resource(s, stack, r, now, now, err) < 0 ||
+	    touch_stack(s, stack, true, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	return finish(s, ret, changed, err);
+}
+
+static int sqlite_resource_delete(struct cairn_store *st, const char *stack,
+				  const char *address, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q;
+	int changes = 0, ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (!(q = stmt(s, ST_RESOURCE_DELETE, err)))
+		goto out;
+	bind_text(q, 1, stack);
+	bind_text(q, 2, address);
+	if (run(s, q, &changes, err) < 0)
+		goto out;
+	/* Deleting nothing writes nothing: the serial stays. */
+	if (changes && touch_stack(s, stack, true, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	return finish(s, ret, changes > 0, err);
+}
+
+static int sqlite_resource_restore(struct cairn_store *st, const char *stack,
+				   const struct cairn_resource_record *r,
+				   struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	int ret;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	ret = upsert_resource(s, stack, r, r->created_at, r->updated_at, err);
+	return finish(s, ret, true, err);
+}
+
+/* ---- pools ------------------------------------------------------------- */
+
+static void read_pool(sqlite3_stmt *q, struct cairn_pool_record *r)
+{
+	r->name = col_str(q, 0);
+	r->description = col_str(q, 1);
+	r->stack = col_str(q, 2);
+	r->members = sqlite3_column_int64(q, 3);
+	r->created_at = col_str(q, 4);
+}
+
+static int sqlite_pool_list(struct cairn_store *st, struct cairn_pool_record **out,
+			    size_t *n, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = stmt(s, ST_POOL_LIST, err);
+	struct cairn_pool_record *v = NULL;
+	size_t nr = 0, alloc = 0;
+	int rc;
+
+	if (!q)
+		return -1;
+	while ((rc = step(s, q, err)) > 0) {
+		ALLOC_GROW(v, nr + 1, alloc);
+		memset(&v[nr], 0, sizeof(v[nr]));
+		read_pool(q, &v[nr++]);
+	}
+	stmt_done(q);
+	if (rc < 0) {
+		cairn_pool_record_list_free(v, nr);
+		return -1;
+	}
+	*out = v;
+	*n = nr;
+	return 0;
+}
+
+static int sqlite_pool_get(struct cairn_store *st, const char *name,
+			   struct cairn_pool_record *out, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = stmt(s, ST_POOL_GET, err);
+	int rc, ret = -1;
+
+	if (!q)
+		return -1;
+	bind_text(q, 1, name);
+	rc = step(s, q, err);
+	if (rc > 0) {
+		read_pool(q, out);
+		ret = 0;
+	} else if (!rc) {
+		cairn_error_set(err, CAIRN_E_NOTFOUND, "pool '%s' does not exist", name);
+	}
+	stmt_done(q);
+	return ret;
+}
+
+static int write_pool(struct sqlite_store *s, enum stmt_id id, const char *name,
+		      const char *description, const char *stack,
+		      const char *created_at, struct cairn_error *err)
+{
+	sqlite3_stmt *q;
+	int ret = -1;
+
+	if (sqlite_begin(&s->base, err) < 0)
+		return -1;
+	if (!(q = stmt(s, id, err)))
+		goto out;
+	bind_text(q, 1, name);
+	bind_text(q, 2, description);
+	bind_text(q, 3, stack);
+	bind_text(q, 4, created_at);
+	ret = run(s, q, NULL, err);
+out:
+	return finish(s, ret, true, err);
+}
+
+static int sqlite_pool_put(struct cairn_store *st, const char *name,
+			   const char *description, const char *stack,
+			   struct cairn_error *err)
+{
+	char now[21];
+
+	cairn_timestamp(now);
+	return write_pool(to_sqlite(st), ST_POOL_PUT, name, description, stack,
+			  now, err);
+}
+
+static int sqlite_pool_restore(struct cairn_store *st,
+			       const struct cairn_pool_record *rec,
+			       struct cairn_error *err)
+{
+	return write_pool(to_sqlite(st), ST_POOL_RESTORE, rec->name,
+			  rec->description, rec->stack, rec->created_at, err);
+}
+
+static int sqlite_pool_delete(struct cairn_store *st, const char *name,
+			      struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	struct cairn_pool_record pool = { 0 };
+	sqlite3_stmt *q;
+	int changes = 0, ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (sqlite_pool_get(st, name, &pool, err) < 0)
+		goto out;
+	if (pool.members > 0) {
+		cairn_error_set(err, CAIRN_E_CONFLICT,
+				"pool '%s' still has %lld member(s)",
+				name, (long long)pool.members);
+		cairn_error_hint(err, "destroy or move the resources in it first");
+		goto out;
+	}
+	if (!(q = stmt(s, ST_POOL_DELETE, err)))
+		goto out;
+	bind_text(q, 1, name);
+	if (run(s, q, &changes, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	cairn_pool_record_release(&pool);
+	return finish(s, ret, changes > 0, err);
+}
+
+const struct cairn_store_backend cairn_store_backend_sqlite = {
+	.name = "sqlite",
+
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.schema_version = sqlite_schema_version,
+
+	.begin = sqlite_begin,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+
+	.stack_get = sqlite_stack_get,
+	.stack_ensure = sqlite_stack_ensure,
+	.stack_list = sqlite_stack_list,
+	.stack_delete = sqlite_stack_delete,
+	.stack_restore = sqlite_stack_restore,
+
+	.design_put = sqlite_design_put,
+	.design_get = sqlite_design_get,
+	.design_list = sqlite_design_list,
+	.design_restore = sqlite_design_restore,
+
+	.resource_list = sqlite_resource_list,
+	.resource_get = sqlite_resource_get,
+	.resource_put = sqlite_resource_put,
+	.resource_delete = sqlite_resource_delete,
+	.resource_restore = sqlite_resource_restore,
+
+	.pool_list = sqlite_pool_list,
+	.pool_get = sqlite_pool_get,
+	.pool_put = sqlite_pool_put,
+	.pool_delete = sqlite_pool_delete,
+	.pool_restore = sqlite_pool_restore,
+};
