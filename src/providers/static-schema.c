@@ -1,0 +1,70 @@
+/*
+ * static-schema.c - the fields of the "static" provider type: machines that
+ * already exist, reached over SSH, with optional power control over IPMI.
+ *
+ * The provider declares an inventory (hosts); a node either names a fixed
+ * address or gives labels (match) that the hosts it may take must carry.
+ * "match" is deliberately a filter, not a name: it is where node definitions
+ * with alternative implementations, chosen by a filter as in Occopus, fit in
+ * later without changing the language.
+ */
+#include "util/common.h"
+
+#include "providers/builtin.h"
+
+static const struct cairn_field label_elem[] = {
+	{ "label", CAIRN_FT_STRING, CAIRN_FF_NOREFS },
+};
+
+static const struct cairn_field ipmi_fields[] = {
+	{ "address", CAIRN_FT_STRING, CAIRN_FF_REQUIRED | CAIRN_FF_NONEMPTY | CAIRN_FF_NOREFS,
+	  .help = "the BMC's host name or IP address" },
+	{ "user", CAIRN_FT_STRING, CAIRN_FF_NOREFS,
+	  .help = "the BMC user" },
+	{ "password", CAIRN_FT_STRING, CAIRN_FF_SENSITIVE | CAIRN_FF_NOREFS,
+	  .help = "the BMC password; use a sensitive variable: ${var.NAME}" },
+	{ "interface", CAIRN_FT_ENUM, 0, "lanplus",
+	  .choices = (const char *const[]){ "lan", "lanplus", NULL },
+	  .help = "IPMI 1.5 (lan) or 2.0 (lanplus)" },
+	{ NULL },
+};
+
+static const struct cairn_field host_fields[] = {
+	{ "address", CAIRN_FT_STRING, CAIRN_FF_REQUIRED | CAIRN_FF_NONEMPTY | CAIRN_FF_NOREFS,
+	  .help = "host name or IP address cairn reaches it at over SSH" },
+	{ "labels", CAIRN_FT_MAP, 0, .elem = label_elem,
+	  .help = "KEY: VALUE tags that nodes select it by (match)" },
+	{ "ipmi", CAIRN_FT_OBJECT, 0, .fields = ipmi_fields,
+	  .help = "its BMC, for power control; without it power must be none" },
+	{ NULL },
+};
+
+static const struct cairn_field host_elem[] = {
+	{ "host", CAIRN_FT_OBJECT, 0, .fields = host_fields },
+};
+
+static const struct cairn_field provider_fields[] = {
+	{ "hosts", CAIRN_FT_MAP, 0, .elem = host_elem,
+	  .help = "the inventory of machines nodes are placed on: NAME: {address, labels, ipmi}" },
+	{ NULL },
+};
+
+static const struct cairn_field node_fields[] = {
+	{ "match", CAIRN_FT_MAP, CAIRN_FF_FORCES_NEW | CAIRN_FF_NONEMPTY, .elem = label_elem,
+	  .help = "labels a host must carry to be chosen (a filter: any matching host will do)" },
+	{ "address", CAIRN_FT_STRING, CAIRN_FF_FORCES_NEW | CAIRN_FF_NONEMPTY | CAIRN_FF_NOREFS,
+	  .help = "a fixed host (name or IP address) instead of match" },
+	{ "power", CAIRN_FT_ENUM, 0, "none",
+	  .choices = (const char *const[]){ "on", "off", "cycle", "none", NULL },
+	  .help = "what cairn does with the host's power over IPMI when the node is created" },
+	{ NULL },
+};
+
+const struct cairn_type_schema cairn_static_schema = {
+	.name = "static",
+	.summary = "existing machines reached over SSH, with optional IPMI power control",
+	.serves = 1u << CAIRN_KIND_NODE,
+	.open = false,
+	.provider_fields = provider_fields,
+	.node_fields = node_fields,
+};
