@@ -31,6 +31,8 @@ struct cairn_decl {
 	char *name;                     /* "web", "lan", "small" */
 	struct cairn_loc loc;           /* of its key in the stack */
 	json_t *attrs;                  /* decoded, defaults filled; owned */
+	json_t *sensitive;              /* top-level keys holding a sensitive variable's value
+	                                   (array of strings, may be NULL); owned */
 	const struct cairn_ynode *yaml; /* for field locations; may be NULL */
 	/* nodes only */
 	bool counted;                   /* count or scaling given: indexed addresses */

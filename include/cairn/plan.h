@@ -61,6 +61,7 @@ struct cairn_change {
 	char *reason;               /* "'image' changed (forces replacement)", "new" */
 	char **fields;              /* top-level fields that differ; NULL-terminated, may be NULL */
 	char *forced_by;            /* REPLACE because of a field: its name; else NULL */
+	json_t *sensitive;          /* keys whose values come from sensitive variables (array), or NULL */
 	json_t *before;             /* stored desired attributes; NULL for create, no-op */
 	json_t *after;              /* desired attributes; NULL for delete */
 	const struct cairn_resource *res; /* into the model; NULL for delete */

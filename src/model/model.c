@@ -39,6 +39,7 @@ void cairn_model_free(struct cairn_model *m)
 	for (size_t i = 0; i < m->ndecls; i++) {
 		free(m->decls[i].name);
 		json_decref(m->decls[i].attrs);
+		json_decref(m->decls[i].sensitive);
 	}
 	free(m->decls);
 	for (size_t i = 0; i < m->nres; i++) {

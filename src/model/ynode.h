@@ -32,6 +32,7 @@ struct cairn_ynode {
 	struct cairn_loc loc;        /* first character of the node */
 	bool quoted;                 /* scalar written quoted or as a block */
 	bool null;                   /* plain "~", "null", "" or nothing */
+	bool sensitive;              /* holds a sensitive variable's value */
 	char *text;                  /* SCALAR: NUL-terminated */
 	size_t len;
 	size_t weight;               /* nodes in the subtree, aliases expanded */

@@ -253,6 +253,8 @@ static void plan_resource(struct cairn_plan *p, const struct cairn_resource *res
 
 	c->res = res;
 	c->after = json_incref(res->desired);
+	if (res->decl && res->decl->sensitive)
+		c->sensitive = json_incref(res->decl->sensitive);
 	c->loc = decl_loc(res, NULL);
 
 	if (!rec) {
@@ -439,6 +441,7 @@ void cairn_plan_free(struct cairn_plan *p)
 			free(c->fields[j]);
 		free(c->fields);
 		free(c->forced_by);
+		json_decref(c->sensitive);
 		json_decref(c->before);
 		json_decref(c->after);
 	}

@@ -33,6 +33,8 @@ static json_t *change_to_json(const struct cairn_change *c)
 	json_object_set_new(j, "reason", str_or_null(c->reason));
 	json_object_set_new(j, "fields", fields);
 	json_object_set_new(j, "forced_by", str_or_null(c->forced_by));
+	if (c->sensitive)
+		json_object_set(j, "sensitive", c->sensitive);
 	if (c->before)
 		json_object_set(j, "before", c->before);
 	if (c->after)
@@ -127,6 +129,9 @@ static int change_from_json(const json_t *j, size_t i, struct cairn_change *c,
 	    get_str(j, "forced_by", false, &c->forced_by, where, err) < 0)
 		goto cleanup;
 
+	v = json_object_get(j, "sensitive");
+	if (json_is_array(v))
+		c->sensitive = json_deep_copy(v);
 	fields = json_object_get(j, "fields");
 	if (fields && !json_is_null(fields)) {
 		size_t n = json_array_size(fields);

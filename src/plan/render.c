@@ -55,11 +55,25 @@ static bool forces_new(const struct cairn_change *c, const char *key,
  * units, everything else as compact JSON (strings quoted, so that an empty
  * string or trailing blanks stay visible).  Caller frees.
  */
-static char *format_value(const struct cairn_field *f, const json_t *v)
+static bool is_sensitive(const struct cairn_change *c, const struct cairn_field *f,
+			 const char *key)
+{
+	size_t i;
+	json_t *k;
+
+	if (f && (f->flags & CAIRN_FF_SENSITIVE))
+		return true;
+	json_array_foreach(c->sensitive, i, k)
+		if (!strcmp(json_string_value(k), key))
+			return true;
+	return false;
+}
+
+static char *format_value(const struct cairn_field *f, const json_t *v, bool hidden)
 {
 	char tmp[64];
 
-	if (f && (f->flags & CAIRN_FF_SENSITIVE))
+	if (hidden)
 		return xstrdup("(sensitive)");
 	if (!v || json_is_null(v))
 		return xstrdup("null");
@@ -123,8 +137,9 @@ static void render_attributes(const struct cairn_change *c, FILE *out)
 		if (strlen(keys[i]) > width)
 			width = strlen(keys[i]);
 	for (size_t i = 0; i < n; i++) {
-		char *v = format_value(change_field(c, keys[i]),
-				       json_object_get(c->after, keys[i]));
+		const struct cairn_field *f = change_field(c, keys[i]);
+		char *v = format_value(f, json_object_get(c->after, keys[i]),
+				       is_sensitive(c, f, keys[i]));
 
 		fprintf(out, "      %-*s = %s\n", (int)width, keys[i], v);
 		free(v);
@@ -137,8 +152,9 @@ static void render_differences(const struct cairn_change *c, FILE *out, bool col
 	for (size_t i = 0; c->fields && c->fields[i]; i++) {
 		const char *key = c->fields[i];
 		const struct cairn_field *f = change_field(c, key);
-		char *old = format_value(f, json_object_get(c->before, key));
-		char *new = format_value(f, json_object_get(c->after, key));
+		bool hidden = is_sensitive(c, f, key);
+		char *old = format_value(f, json_object_get(c->before, key), hidden);
+		char *new = format_value(f, json_object_get(c->after, key), hidden);
 
 		fprintf(out, "      %s: %s -> %s", key, old, new);
 		if (forces_new(c, key, f))

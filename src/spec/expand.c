@@ -49,9 +49,14 @@ static void hint_names(struct loader *l, enum cairn_kind kind, const char *name)
 	best = cairn_did_you_mean(name, names);
 	if (best)
 		hint(l, "did you mean '%s'?", best);
-	else
-		hint(l, "declared %s: %s%s", cairn_kind_section(kind), names[0],
-		     n > 1 ? ", ..." : "");
+	else {
+		struct cairn_buf all = CAIRN_BUF_INIT;
+
+		for (size_t i = 0; i < n && i < 6; i++)
+			cairn_buf_addf(&all, "%s%s", i ? ", " : "", names[i]);
+		hint(l, "declared %s: %s%s", cairn_kind_section(kind), all.s, n > 6 ? ", ..." : "");
+		cairn_buf_release(&all);
+	}
 	free(names);
 }
 
@@ -226,6 +231,10 @@ static void check_nodes(struct loader *l)
 		if (via && !strcmp(via, d->name))
 			diag(l, cairn_decl_field_loc(d, "ssh.via"),
 			     "node '%s' cannot be its own bastion", d->name);
+		/* static nodes pick a host by labels or name one: not both */
+		if (json_object_get(d->attrs, "match") && json_object_get(d->attrs, "address"))
+			diag(l, cairn_decl_field_loc(d, "address"),
+			     "node '%s' gives both 'match' and 'address'", d->name);
 		vols = json_object_get(d->attrs, "volumes");
 		json_array_foreach(vols, k, v) {
 			const char *name = json_string_value(v);

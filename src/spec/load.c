@@ -80,11 +80,14 @@ static struct cairn_ynode *read_and_parse(struct loader *l, const char *path,
 		cairn_diag_add(l->diags, CAIRN_SEV_ERROR, from, "%s", err.message);
 		cairn_error_release(&err);
 		cairn_buf_release(&b);
+		l->parse_failed = true;
 		return NULL;
 	}
 	len = b.len;
 	text = cairn_buf_detach(&b, NULL);
 	root = parse_text(l, path, text, len);
+	if (!root)
+		l->parse_failed = true;
 	*interned = l->sources->v[l->sources->n - 1]->path;
 	return root;
 }
@@ -342,6 +345,8 @@ static void apply_overrides(struct loader *l)
 	for (size_t i = 0; i < l->nvars; i++) {
 		struct spec_var *v = &l->vars[i];
 
+		if (v->value && v->sensitive)
+			((struct cairn_ynode *)v->value)->sensitive = true;
 		if (!v->value) {
 			diag(l, v->loc, "variable '%s' has no value", v->name);
 			hint(l, "give it a default, or set it with --var %s=VALUE, --var-file or CAIRN_VAR_%s",
@@ -439,6 +444,8 @@ static void substitute_scalar(struct loader *l, struct cairn_ynode *y)
 				/* reported once, at the declaration */
 			} else if (v->value->type == CAIRN_Y_SCALAR) {
 				add_escaped(&out, v->value->text);
+				if (v->sensitive)
+					y->sensitive = true;
 				if (p == s && end[1] == '\0')
 					whole_value = v->value;
 			} else if (p == s && end[1] == '\0') {
@@ -457,9 +464,11 @@ static void substitute_scalar(struct loader *l, struct cairn_ynode *y)
 	whole = whole_value != NULL;
 	if (whole && whole_value->type != CAIRN_Y_SCALAR) {
 		struct cairn_loc at = y->loc;
+		bool sensitive = y->sensitive || whole_value->sensitive;
 
 		*y = *whole_value;
 		y->loc = at;
+		y->sensitive = sensitive;
 	} else if (whole) {
 		/* the value as it was typed: "4" stays a number, quoted stays a string */
 		bool quoted = whole_value->quoted;
@@ -560,6 +569,33 @@ static void check_stack_name(struct loader *l)
 }
 
 /* ---- declarations ------------------------------------------------------- */
+
+static bool holds_sensitive(const struct cairn_ynode *y, int depth)
+{
+	if (y->sensitive)
+		return true;
+	if (depth > CAIRN_SPEC_MAX_DEPTH)
+		return false;
+	for (size_t i = 0; i < y->n; i++)
+		if (holds_sensitive(y->type == CAIRN_Y_SEQ ? y->items[i] : y->pairs[i].value,
+				    depth + 1))
+			return true;
+	return false;
+}
+
+/* Remember which keys of a declaration hold a sensitive variable's value,
+ * so that plans print them as (sensitive). */
+static void note_sensitive(struct cairn_decl *d)
+{
+	if (!d->yaml || d->yaml->type != CAIRN_Y_MAP)
+		return;
+	for (size_t i = 0; i < d->yaml->n; i++)
+		if (holds_sensitive(d->yaml->pairs[i].value, 0)) {
+			if (!d->sensitive)
+				d->sensitive = json_array();
+			json_array_append_new(d->sensitive, json_string(d->yaml->pairs[i].key->text));
+		}
+}
 
 static const enum cairn_kind section_order[] = {
 	CAIRN_KIND_PROVIDER, CAIRN_KIND_PLAN, CAIRN_KIND_IMAGE, CAIRN_KIND_POOL,
@@ -720,12 +756,18 @@ static ssize_t resolve_provider(struct loader *l, size_t di)
 			 * implicit provider of that type, with defaults. */
 			size_t pi = add_decl(l, CAIRN_KIND_PROVIDER, py->text, py->loc, NULL);
 			struct cairn_decoder dc = { .diags = l->diags, .what = "provider" };
-			struct cairn_ynode empty = { .type = CAIRN_Y_MAP };
+			struct cairn_ynode *map = cairn_arena_alloc(&l->priv->arena, sizeof(*map));
 
-			m->decls[pi].attrs = cairn_decode_object(&dc, &empty, cairn_provider_fields,
+			map->type = CAIRN_Y_MAP;
+			map->loc = py->loc;
+			map->n = 1;
+			map->pairs = cairn_arena_alloc(&l->priv->arena, sizeof(*map->pairs));
+			map->pairs[0].key = plain_scalar(l, "type", py->loc);
+			map->pairs[0].value = plain_scalar(l, t->name, py->loc);
+			m->decls[pi].yaml = map;
+			m->decls[pi].attrs = cairn_decode_object(&dc, map, cairn_provider_fields,
 								 t->provider_fields, t->open,
 								 py->loc);
-			json_object_set_new(m->decls[pi].attrs, "type", json_string(t->name));
 			m->decls[pi].type = t;
 			return pi;
 		}
@@ -828,6 +870,7 @@ static void decode_decl(struct loader *l, size_t di)
 				       t ? t->open : false, d->loc);
 	if (d->provider && !json_object_get(d->attrs, "provider"))
 		json_object_set_new(d->attrs, "provider", json_string(d->provider));
+	note_sensitive(d);
 out:
 	free(what);
 }
@@ -849,32 +892,37 @@ static void decode_all(struct loader *l)
 
 static int finish(struct loader *l, struct cairn_model **out)
 {
+	size_t before;
 	int ret = -1;
 
-	if (!loader_failed(l)) {
-		collect_vars(l);
-		if (!loader_failed(l))
-			apply_overrides(l);
-		if (!loader_failed(l))
-			for (size_t fi = 0; fi < l->nfiles; fi++)
-				for (size_t i = 0; i < l->files[fi].root->n; i++)
-					if (strcmp(l->files[fi].root->pairs[i].key->text, "variables"))
-						substitute(l, l->files[fi].root->pairs[i].value);
-	}
-	if (!loader_failed(l)) {
-		check_top(l);
-		check_stack_name(l);
-		declare_all(l);
-		decode_all(l);
-		cairn_model_index(l->m);
-	}
-	if (!loader_failed(l))
-		spec_check_and_expand(l);
+	/* A file that did not parse stops everything; after that each stage
+	 * runs as long as the ones it builds on were sound, so that one run
+	 * reports as many independent mistakes as it can. */
+	if (l->parse_failed || !l->nfiles)
+		goto out;
+	before = l->diags->nerrors;
+	collect_vars(l);
+	if (l->diags->nerrors == before)
+		apply_overrides(l);
+	if (l->diags->nerrors == before)
+		for (size_t fi = 0; fi < l->nfiles; fi++)
+			for (size_t i = 0; i < l->files[fi].root->n; i++)
+				if (strcmp(l->files[fi].root->pairs[i].key->text, "variables"))
+					substitute(l, l->files[fi].root->pairs[i].value);
+	if (l->diags->nerrors != before)
+		goto out;
+	check_top(l);
+	check_stack_name(l);
+	declare_all(l);
+	decode_all(l);
+	cairn_model_index(l->m);
+	spec_check_and_expand(l);
 	if (!loader_failed(l)) {
 		*out = l->m;
 		l->m = NULL;
 		ret = 0;
 	}
+out:
 	cairn_diags_sort(l->diags, l->sources);
 	cairn_model_free(l->m);
 	for (size_t i = 0; i < l->nfiles; i++)
@@ -933,12 +981,14 @@ int cairn_spec_load_string(const char *name, const char *text, size_t len,
 	if (len > max) {
 		diag(&l, (struct cairn_loc){ cairn_sources_intern(sources, name), 0, 0 },
 		     "too large (%zu bytes; the limit is %zu)", len, max);
+		l.parse_failed = true;
 		return finish(&l, out);
 	}
 	copy = xmalloc(len + 1);
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 	root = parse_text(&l, name, copy, len);
+	l.parse_failed = !root;
 	if (root) {
 		const char *interned = sources->v[sources->n - 1]->path;
 
