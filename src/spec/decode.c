@@ -616,6 +616,8 @@ json_t *cairn_decode_object(struct cairn_decoder *dc, const struct cairn_ynode *
 {
 	json_t *o = json_object();
 	const char **names = NULL;
+	const char *suggested[8] = { NULL };
+	size_t nsuggested = 0;
 
 	if (y && y->type != CAIRN_Y_MAP && !(y->type == CAIRN_Y_SCALAR && y->null)) {
 		derror(dc, y->loc, "%s must be a mapping, not %s", dc->what, cairn_ynode_describe(y));
@@ -642,6 +644,8 @@ json_t *cairn_decode_object(struct cairn_decoder *dc, const struct cairn_ynode *
 			m = cairn_did_you_mean(key, names);
 			if (m) {
 				cairn_diag_hint(dc->diags, "did you mean '%s'?", m);
+				if (nsuggested < ARRAY_SIZE(suggested))
+					suggested[nsuggested++] = m;
 			} else {
 				struct cairn_buf all = CAIRN_BUF_INIT;
 

@@ -38,6 +38,7 @@ struct loader {
 	struct cairn_strmap varmap;     /* name -> spec_var index + 1 */
 	struct cairn_refs refs;
 	size_t errors_at_start;
+	bool parse_failed;             /* a file could not be read or parsed */
 };
 
 static inline bool loader_failed(const struct loader *l)

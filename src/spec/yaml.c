@@ -109,11 +109,16 @@ static int count_nodes(struct builder *b, size_t add, struct cairn_loc loc)
 	return 0;
 }
 
-/* Check a finished mapping: keys are scalars and unique. */
+/*
+ * Check a finished mapping: keys are scalars and unique.  A duplicate is
+ * reported and dropped (the first one stays), so that later stages see a
+ * proper mapping and go on finding other mistakes.
+ */
 static void check_keys(struct builder *b, struct cairn_ynode *map)
 {
 	struct cairn_strmap seen = CAIRN_STRMAP_INIT;
 	bool big = map->n > 16;
+	size_t out = 0;
 
 	for (size_t i = 0; i < map->n; i++) {
 		struct cairn_ynode *k = map->pairs[i].key;
@@ -122,21 +127,15 @@ static void check_keys(struct builder *b, struct cairn_ynode *map)
 		if (k->type != CAIRN_Y_SCALAR) {
 			cairn_diag_add(b->diags, CAIRN_SEV_ERROR, k->loc,
 				       "a key must be a string, not %s", cairn_ynode_describe(k));
-			/* Keep going with an empty name so nothing downstream trips. */
-			k->type = CAIRN_Y_SCALAR;
-			k->text = cairn_arena_strndup(b->arena, "", 0);
-			k->len = 0;
-			k->n = 0;
 			continue;
 		}
 		if (big) {
-			first = cairn_strmap_put(&seen, k->text, k);
-			if (first)
-				cairn_strmap_put(&seen, k->text, (void *)first);
+			first = cairn_strmap_get(&seen, k->text);
+			if (!first)
+				cairn_strmap_put(&seen, k->text, k);
 		} else {
-			for (size_t j = 0; j < i; j++)
-				if (map->pairs[j].key->type == CAIRN_Y_SCALAR &&
-				    !strcmp(map->pairs[j].key->text, k->text)) {
+			for (size_t j = 0; j < out; j++)
+				if (!strcmp(map->pairs[j].key->text, k->text)) {
 					first = map->pairs[j].key;
 					break;
 				}
@@ -145,8 +144,11 @@ static void check_keys(struct builder *b, struct cairn_ynode *map)
 			cairn_diag_add(b->diags, CAIRN_SEV_ERROR, k->loc,
 				       "duplicate key '%s'", k->text);
 			cairn_diag_hint(b->diags, "first defined at line %d", first->loc.line);
+			continue;
 		}
+		map->pairs[out++] = map->pairs[i];
 	}
+	map->n = out;
 	cairn_strmap_release(&seen);
 }
 
@@ -376,8 +378,9 @@ int cairn_yaml_parse(struct cairn_arena *arena, const char *file,
 		y->weight = 1;
 		b.root = y;
 	}
-	if (diags->nerrors > errors_before)
-		goto out;
+	/* Duplicate and non-string keys were reported and dropped: the tree
+	 * is sound, and the caller may go on looking for more mistakes. */
+	(void)errors_before;
 	*out = b.root;
 	ret = 0;
 out:

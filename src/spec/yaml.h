@@ -25,7 +25,9 @@ struct cairn_yaml_limits {
 
 /*
  * Returns 0 with *out the document's root (a null scalar for an empty
- * document), or -1 after adding at least one error to diags.
+ * document), or -1 after adding at least one error to diags.  Duplicate
+ * keys and keys that are not strings are reported but not fatal: they are
+ * dropped from the tree and 0 is returned.
  */
 int cairn_yaml_parse(struct cairn_arena *arena, const char *file,
 		     const char *text, size_t len,
