@@ -77,6 +77,7 @@ enum cairn_field_flags {
 	CAIRN_FF_NOREFS      = 1 << 7,  /* STRING/TEXT: ${node...} not allowed here */
 	CAIRN_FF_NONEMPTY    = 1 << 8,  /* STRING/LIST/MAP: must not be empty */
 	CAIRN_FF_NODIFF      = 1 << 9,  /* not part of the desired state (e.g. count) */
+	CAIRN_FF_UNUSED      = 1 << 10, /* in a type's table: this common key does not apply */
 };
 
 struct cairn_field {
@@ -148,7 +149,7 @@ const struct cairn_field *cairn_schema_field(enum cairn_kind k,
  * Caller frees the array (not the strings). */
 const char **cairn_field_names(const struct cairn_field *a, const struct cairn_field *b);
 
-/* `cairn explain TYPE` as text and as JSON (src/model/explain.c). */
+/* `cairn explain TYPE` as text and as JSON (src/providers/explain.c). */
 void cairn_schema_explain(const struct cairn_type_schema *t, FILE *out);
 json_t *cairn_schema_explain_json(const struct cairn_type_schema *t);
 /* The same for a common section: `cairn explain node`. */

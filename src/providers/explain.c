@@ -51,6 +51,8 @@ static const struct cairn_field **merged_fields(enum cairn_kind k,
 	for (const struct cairn_field *f = common; f && f->name; f++) {
 		const struct cairn_field *o = cairn_field_find(own, f->name);
 
+		if (o && (o->flags & CAIRN_FF_UNUSED))
+			continue;
 		v[i++] = o ? o : f;
 	}
 	for (const struct cairn_field *f = own; f && f->name; f++)

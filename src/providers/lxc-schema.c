@@ -23,6 +23,8 @@ static const struct cairn_field node_fields[] = {
 	  .help = "optional: memory and CPU limits, from plans" },
 	{ "autostart", CAIRN_FT_BOOL, 0, "false",
 	  .help = "started again when the host boots (lxc.start.auto)" },
+	{ "image", CAIRN_FT_REF, CAIRN_FF_UNUSED, .ref = CAIRN_KIND_IMAGE,
+	  .help = "a container is built by its template, not booted from an image" },
 	{ NULL },
 };
 

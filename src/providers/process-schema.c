@@ -29,6 +29,10 @@ static const struct cairn_field node_fields[] = {
 	  .help = "when cairn starts it again after it exits" },
 	{ "stop_timeout", CAIRN_FT_DURATION, CAIRN_FF_BOUNDED, "10s", 100, 3600000,
 	  .help = "time between SIGTERM and SIGKILL when it is stopped" },
+	{ "image", CAIRN_FT_REF, CAIRN_FF_UNUSED, .ref = CAIRN_KIND_IMAGE,
+	  .help = "a process runs on this machine: it boots no image" },
+	{ "plan", CAIRN_FT_REF, CAIRN_FF_UNUSED, .ref = CAIRN_KIND_PLAN,
+	  .help = "a process takes no size" },
 	{ NULL },
 };
 

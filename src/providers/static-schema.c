@@ -57,6 +57,10 @@ static const struct cairn_field node_fields[] = {
 	{ "power", CAIRN_FT_ENUM, 0, "none",
 	  .choices = (const char *const[]){ "on", "off", "cycle", "none", NULL },
 	  .help = "what cairn does with the host's power over IPMI when the node is created" },
+	{ "image", CAIRN_FT_REF, CAIRN_FF_UNUSED, .ref = CAIRN_KIND_IMAGE,
+	  .help = "a static host is already installed: it boots no image" },
+	{ "plan", CAIRN_FT_REF, CAIRN_FF_UNUSED, .ref = CAIRN_KIND_PLAN,
+	  .help = "a static host has the size it has" },
 	{ NULL },
 };
 

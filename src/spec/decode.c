@@ -656,6 +656,12 @@ json_t *cairn_decode_object(struct cairn_decoder *dc, const struct cairn_ynode *
 			}
 			continue;
 		}
+		if (f->flags & CAIRN_FF_UNUSED) {
+			derror(dc, p->key->loc, "'%s' does not apply to %s", key, dc->what);
+			if (f->help)
+				cairn_diag_hint(dc->diags, "%s", f->help);
+			continue;
+		}
 		if (f->flags & CAIRN_FF_COMPUTED) {
 			derror(dc, p->key->loc, "'%s' is set by cairn and cannot be given", key);
 			continue;
