@@ -165,6 +165,14 @@ void cli_spec_options(const struct cli_spec_args *a, struct cairn_spec_options *
 void cli_spec_args_release(struct cli_spec_args *a);
 
 /*
+ * The loader reports a root file it cannot read (missing, empty, binary,
+ * too large) as a diagnostic without a location; attribute those to path,
+ * so that they print as one line "path: error: ...".
+ */
+void cli_diags_attribute(struct cairn_diags *d, struct cairn_sources *sources,
+			 const char *path);
+
+/*
  * Load a stack, printing its diagnostics (warnings too) to stderr.  Returns
  * the model, or NULL when it is invalid.  The sources must outlive the model.
  */
@@ -172,7 +180,7 @@ struct cairn_model *cli_load(struct cairn_cli *cli, const char *path,
 			     const struct cli_spec_args *a,
 			     struct cairn_sources *sources);
 
-/* ---- output (output.c) ---------------------------------------------------- */
+/* ---- output (output.c; help in cmd-help.c, version in cmd-version.c) ------ */
 
 /* Colour on f: f is a terminal, no --no-color, NO_COLOR unset or empty, TERM not "dumb". */
 bool cli_color(const struct cairn_cli *cli, FILE *f);
@@ -181,10 +189,10 @@ bool cli_color(const struct cairn_cli *cli, FILE *f);
 void cli_json_print(json_t *j, FILE *f);
 
 /*
- * A library error: with a location, the source line and a caret
- * (cairn_error_print); otherwise one line "cairn: message" (plus its context
- * and hint).  With --json, one JSON object {"error": {...}} instead.
- * Returns CLI_EXIT_FAIL.
+ * A library error, to stderr: cairn_error_print() (with a location, the
+ * source line and a caret; otherwise "cairn: message" and its note and
+ * hint).  With --json, one JSON line {"error": {"code", "message", ...}}
+ * instead.  Returns CLI_EXIT_FAIL.
  */
 int cli_error(struct cairn_cli *cli, const struct cairn_error *err,
 	      const struct cairn_sources *sources);

@@ -14,6 +14,7 @@ static bool validate_one(struct cairn_cli *cli, const char *path,
 
 	cli_spec_options(va, &opt);
 	valid = cairn_spec_load(path, &opt, &sources, &diags, &m) == 0 && m;
+	cli_diags_attribute(&diags, &sources, path);
 	if (files) {
 		json_array_append_new(files, json_pack("{s:s, s:b, s:I, s:o}",
 			"file", path,

@@ -178,7 +178,7 @@ const struct cairn_cmd *cli_lookup(const struct cairn_cmd *parent, const char *n
 		fprintf(stderr, "cairn: '%s' is not a 'cairn %s' command. See 'cairn help %s'.\n",
 			name, parent->name, parent->name);
 	if (guess)
-		fprintf(stderr, "hint: did you mean '%s'?\n", guess);
+		fprintf(stderr, "  hint: did you mean '%s'?\n", guess);
 	free(names);
 	return NULL;
 }
@@ -342,6 +342,20 @@ void cli_spec_args_release(struct cli_spec_args *a)
 	*a = (struct cli_spec_args)CLI_SPEC_ARGS_INIT;
 }
 
+void cli_diags_attribute(struct cairn_diags *d, struct cairn_sources *sources,
+			 const char *path)
+{
+	const char *file = NULL;
+
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->v[i].loc.file)
+			continue;
+		if (!file)
+			file = cairn_sources_intern(sources, path);
+		d->v[i].loc.file = file;
+	}
+}
+
 struct cairn_model *cli_load(struct cairn_cli *cli, const char *path,
 			     const struct cli_spec_args *a,
 			     struct cairn_sources *sources)
@@ -354,6 +368,7 @@ struct cairn_model *cli_load(struct cairn_cli *cli, const char *path,
 	cairn_debug("loading '%s'", path);
 	if (cairn_spec_load(path, &opt, sources, &diags, &m) < 0)
 		m = NULL;
+	cli_diags_attribute(&diags, sources, path);
 	cli_diags_print(cli, &diags, sources);
 	cairn_diags_release(&diags);
 	return m;

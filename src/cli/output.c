@@ -29,7 +29,7 @@ void cli_json_print(json_t *j, FILE *f)
 
 static void error_json(const struct cairn_error *err)
 {
-	json_t *e = json_object();
+	json_t *e = json_object(), *doc;
 	char *s;
 
 	json_object_set_new(e, "code", json_string(cairn_errcode_name(err->code)));
@@ -43,9 +43,11 @@ static void error_json(const struct cairn_error *err)
 		json_object_set_new(e, "line", json_integer(err->loc.line));
 		json_object_set_new(e, "column", json_integer(err->loc.col));
 	}
-	s = json_dumps(json_pack("{s:o}", "error", e), JSON_COMPACT);
+	doc = json_pack("{s:o}", "error", e);
+	s = json_dumps(doc, JSON_COMPACT);
 	fprintf(stderr, "%s\n", s);
 	free(s);
+	json_decref(doc);
 }
 
 int cli_error(struct cairn_cli *cli, const struct cairn_error *err,
@@ -55,18 +57,11 @@ int cli_error(struct cairn_cli *cli, const struct cairn_error *err,
 
 	if (!cairn_error_isset(err))
 		BUG("reporting an error that is not set");
-	if (cli->json) {
+	if (cli->json)
 		error_json(err);
-	} else if (err->loc.file && err->loc.line > 0) {
+	else
 		cairn_error_print(err, sources ? sources : &none, stderr,
 				  cli_color(cli, stderr));
-	} else {
-		fprintf(stderr, "cairn: %s\n", err->message);
-		if (err->context)
-			fprintf(stderr, "  (%s)\n", err->context);
-		if (err->hint)
-			fprintf(stderr, "hint: %s\n", err->hint);
-	}
 	return CLI_EXIT_FAIL;
 }
 
