@@ -68,16 +68,15 @@ int cmd_plan(struct cairn_cli *cli, int argc, char **argv)
 			     stored ? stack.serial : 0, &p, &err) < 0)
 		goto fail;
 
+	/* Save first: a plan that could not be saved is not shown as done. */
+	if (out_path && cairn_plan_save(p, out_path, &err) < 0)
+		goto fail;
 	if (cli->json)
 		cli_json_print(cairn_plan_to_json(p), stdout);
 	else
 		cairn_plan_render(p, stdout, cli_color(cli, stdout), cli->verbose > 0);
-	if (out_path) {
-		if (cairn_plan_save(p, out_path, &err) < 0)
-			goto fail;
-		if (!cli->quiet && !cli->json)
-			fprintf(stderr, "Saved the plan to '%s'.\n", out_path);
-	}
+	if (out_path && !cli->quiet && !cli->json)
+		fprintf(stderr, "Saved the plan to '%s'.\n", out_path);
 	status = detailed && cairn_plan_has_changes(p) ? CLI_EXIT_CHANGES : CLI_EXIT_OK;
 	goto out;
 

@@ -22,6 +22,10 @@ const struct cairn_cmd cairn_state_commands[] = {
 		.fn = state_list,
 		.usage = "state list",
 		.summary = "list the stacks in the state (name, serial, resources, updated)",
+		.description =
+			"List the stacks in the state store: name, serial, number of\n"
+			"resources, last update.  A missing store has no stacks (and is\n"
+			"not created).",
 		.flags = CMD_NEEDS_STATE | CMD_READONLY_STATE,
 	},
 	{
@@ -79,15 +83,19 @@ int cmd_state(struct cairn_cli *cli, int argc, char **argv)
 	return cli_run(cli, sub, argc - optind, argv + optind);
 }
 
-/* Options and exactly min..max operands; returns -1 to go on. */
-static int parse_plain(struct cairn_cli *cli, int argc, char **argv, int min, int max)
+/*
+ * Options, then min..max operands (missing names the first one missing);
+ * returns -1 to go on, else the exit status.
+ */
+static int parse_plain(struct cairn_cli *cli, int argc, char **argv, int min, int max,
+		       const char *missing)
 {
 	int c = cli_getopt(cli, argc, argv);
 
 	if (c != -1)
 		return cli_getopt_status(c < 0 ? c : CLI_GETOPT_USAGE);
 	if (argc - optind < min)
-		return cli_usage_error(cli, "missing argument");
+		return cli_usage_error(cli, "%s", missing);
 	if (argc - optind > max)
 		return cli_usage_error(cli, "too many arguments");
 	return -1;
@@ -133,7 +141,7 @@ static int state_list(struct cairn_cli *cli, int argc, char **argv)
 	struct cairn_stack_record *v = NULL;
 	struct cairn_store *st;
 	size_t n = 0;
-	int status = parse_plain(cli, argc, argv, 0, 0);
+	int status = parse_plain(cli, argc, argv, 0, 0, NULL);
 
 	if (status >= 0)
 		return status;
@@ -203,7 +211,7 @@ static int state_show(struct cairn_cli *cli, int argc, char **argv)
 	struct cairn_store *st;
 	const char *stack;
 	size_t n = 0;
-	int status = parse_plain(cli, argc, argv, 1, 2);
+	int status = parse_plain(cli, argc, argv, 1, 2, "no stack given");
 
 	if (status >= 0)
 		return status;
@@ -361,7 +369,7 @@ static int state_import(struct cairn_cli *cli, int argc, char **argv)
 	json_error_t jerr;
 	json_t *doc = NULL;
 	const char *path;
-	int status = parse_plain(cli, argc, argv, 1, 1);
+	int status = parse_plain(cli, argc, argv, 1, 1, "no file given");
 
 	if (status >= 0)
 		return status;

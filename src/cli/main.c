@@ -118,6 +118,9 @@ const struct cairn_cmd cairn_commands[] = {
 		.fn = cmd_version,
 		.usage = "version",
 		.summary = "print the version (with -v, the libraries' too)",
+		.description =
+			"Print \"cairn VERSION\"; with -v, also the versions of libfyaml,\n"
+			"jansson and SQLite it runs with.  Same as 'cairn --version'.",
 		.flags = CMD_NO_STATE | CMD_NO_TIMING,
 	},
 	{
@@ -125,6 +128,9 @@ const struct cairn_cmd cairn_commands[] = {
 		.fn = cmd_help,
 		.usage = "help [COMMAND [SUBCOMMAND]]",
 		.summary = "show the help of cairn or of a command",
+		.description =
+			"Show the help of cairn, of COMMAND, or of a subcommand\n"
+			"('cairn help state export').  Same as 'cairn COMMAND --help'.",
 		.flags = CMD_NO_STATE | CMD_NO_TIMING,
 	},
 	{ .name = NULL },

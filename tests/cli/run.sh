@@ -263,6 +263,13 @@ run --state "$STATE" state export nosuch
 check "state export of a missing stack exits 1" 1 '' "stack 'nosuch' not found"
 run --state "$STATE" state import binary.yml
 check "state import of a non-JSON file exits 1" 1 '' 'binary.yml'
+run --state "$STATE" state show
+check "state show without a stack is a usage error" 2 '' '^usage: cairn state show'
+run help state export
+check "help state export" 0 '^usage: cairn state export'
+run --state "$STATE" plan -o "$tmp/no/such/dir/plan.json" valid.yml
+check "plan -o to an unwritable path exits 1" 1 '' 'plan.json'
+expect "... and shows no plan" test ! -s out
 run --state "$tmp/other.db" state list
 check "state list of a missing store" 0
 expect "state list does not create the store" test ! -e "$tmp/other.db"
