@@ -62,6 +62,7 @@ enum cairn_ftype {
 	CAIRN_FT_MAP,         /* string keys -> .elem */
 	CAIRN_FT_OBJECT,      /* fixed keys: .fields */
 	CAIRN_FT_ANY,         /* any YAML value, kept as JSON */
+	CAIRN_FT_MODE,        /* file permissions in octal: "0644" (kept as that text) */
 };
 
 const char *cairn_ftype_name(enum cairn_ftype t);

@@ -69,6 +69,7 @@ static const char *const ftype_names[] = {
 	[CAIRN_FT_MAP] = "map",
 	[CAIRN_FT_OBJECT] = "object",
 	[CAIRN_FT_ANY] = "any",
+	[CAIRN_FT_MODE] = "file mode",
 };
 
 const char *cairn_ftype_name(enum cairn_ftype t)
@@ -177,7 +178,7 @@ static const struct cairn_field file_fields[] = {
 	{ "path", CAIRN_FT_STRING, CAIRN_FF_REQUIRED | CAIRN_FF_NONEMPTY, .help = "where the file goes on the node" },
 	{ "content", CAIRN_FT_TEXT, 0, .help = "its content (or source)" },
 	{ "source", CAIRN_FT_PATH, 0, .help = "a local file to copy (or content)" },
-	{ "mode", CAIRN_FT_STRING, 0, "0644", .help = "octal permissions, quoted: \"0644\"" },
+	{ "mode", CAIRN_FT_MODE, 0, "0644", .help = "octal permissions: \"0644\", \"0755\", \"01777\"" },
 	{ "owner", CAIRN_FT_STRING, 0, .help = "user[:group]" },
 	{ NULL },
 };
@@ -185,7 +186,7 @@ static const struct cairn_field file_fields[] = {
 static const struct cairn_field template_fields[] = {
 	{ "path", CAIRN_FT_STRING, CAIRN_FF_REQUIRED | CAIRN_FF_NONEMPTY, .help = "where the rendered file goes" },
 	{ "source", CAIRN_FT_PATH, CAIRN_FF_REQUIRED, .help = "a local template; ${...} references in it are expanded" },
-	{ "mode", CAIRN_FT_STRING, 0, "0644", .help = "octal permissions, quoted" },
+	{ "mode", CAIRN_FT_MODE, 0, "0644", .help = "octal permissions: \"0644\"" },
 	{ NULL },
 };
 

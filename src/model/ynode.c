@@ -19,6 +19,30 @@ const struct cairn_ynode *cairn_ynode_get(const struct cairn_ynode *map, const c
 	return p ? p->value : NULL;
 }
 
+struct cairn_loc cairn_ynode_loc_at(const struct cairn_ynode *y, size_t off)
+{
+	struct cairn_loc loc = y->loc;
+	size_t start = 0;
+
+	if (y->type != CAIRN_Y_SCALAR || off > y->len)
+		return loc;
+	if (!y->block_col && memchr(y->text, '\n', off))
+		return loc;
+	if (y->block_col) {
+		/* a literal block: its lines are the source's lines */
+		for (size_t i = 0; i < off; i++)
+			if (y->text[i] == '\n') {
+				loc.line++;
+				start = i + 1;
+			}
+		loc.col = y->block_col;
+	}
+	for (size_t i = start; i < off; i++)
+		if (((unsigned char)y->text[i] & 0xC0) != 0x80)
+			loc.col++;
+	return loc;
+}
+
 const char *cairn_ynode_describe(const struct cairn_ynode *y)
 {
 	if (!y)

@@ -33,6 +33,7 @@ struct cairn_ynode {
 	bool quoted;                 /* scalar written quoted or as a block */
 	bool null;                   /* plain "~", "null", "" or nothing */
 	bool sensitive;              /* holds a sensitive variable's value */
+	int block_col;               /* literal block: column of its content, else 0 */
 	char *text;                  /* SCALAR: NUL-terminated */
 	size_t len;
 	size_t weight;               /* nodes in the subtree, aliases expanded */
@@ -45,6 +46,11 @@ struct cairn_ynode {
 const struct cairn_ynode *cairn_ynode_get(const struct cairn_ynode *map, const char *key);
 /* The pair of key in a map, or NULL. */
 const struct cairn_ypair *cairn_ynode_pair(const struct cairn_ynode *map, const char *key);
+/*
+ * Where byte off of scalar y's text was in the source: exact for one-line
+ * scalars and literal blocks, the scalar's start otherwise.
+ */
+struct cairn_loc cairn_ynode_loc_at(const struct cairn_ynode *y, size_t off);
 /* "mapping", "sequence", "string", "null" etc. for messages */
 const char *cairn_ynode_describe(const struct cairn_ynode *y);
 

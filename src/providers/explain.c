@@ -347,6 +347,7 @@ static const char *const json_types[] = {
 	[CAIRN_FT_MAP] = "map",
 	[CAIRN_FT_OBJECT] = "object",
 	[CAIRN_FT_ANY] = "any",
+	[CAIRN_FT_MODE] = "mode",
 };
 
 /* A table's default, decoded as the model would decode it. */

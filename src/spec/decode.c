@@ -145,19 +145,9 @@ static const char *const node_attrs[] = {
 	"id", "name", "hostname", "ip", "mac", "pool", "index", "provider", "type", NULL,
 };
 
-/* The location of byte off inside scalar y, when it can be told. */
 static struct cairn_loc loc_in(const struct cairn_ynode *y, size_t off)
 {
-	struct cairn_loc loc = y->loc;
-
-	if (memchr(y->text, '\n', y->len))
-		return loc;
-	for (size_t i = 0; i < off; i++)
-		if (((unsigned char)y->text[i] & 0xC0) != 0x80)
-			loc.col++;
-	if (y->quoted)
-		loc.col++;
-	return loc;
+	return cairn_ynode_loc_at(y, off);
 }
 
 /* Parse the inside of one ${...}: "node.web[2].ip", "self.ip", "var.x". */
@@ -564,11 +554,45 @@ json_t *cairn_decode_value(struct cairn_decoder *dc, const struct cairn_ynode *y
 				return NULL;
 			}
 		}
-		o = cairn_decode_object(dc, y, f->fields, NULL, false, y->loc);
+		{
+			/* messages inside say where: "'ssh' of node 'web'" */
+			struct cairn_decoder inner = *dc;
+			char *what = xasprintf("'%s' of %s", f->name, dc->what);
+
+			inner.what = what;
+			o = cairn_decode_object(&inner, y, f->fields, NULL, false, y->loc);
+			free(what);
+		}
 		if ((f->flags & CAIRN_FF_ONEOF) && !json_object_size(o) && !y->n) {
+			const char **names = cairn_field_names(f->fields, NULL);
+			struct cairn_buf all = CAIRN_BUF_INIT;
+
 			derror(dc, y->loc, "empty '%s' entry", f->name);
+			for (size_t k = 0; names[k]; k++)
+				cairn_buf_addf(&all, "%s%s", k ? ", " : "", names[k]);
+			cairn_diag_hint(dc->diags, "an entry is one of %s", all.s);
+			cairn_buf_release(&all);
+			free(names);
 		}
 		return o;
+	}
+	case CAIRN_FT_MODE: {
+		const char *t;
+		size_t n;
+
+		if (!want_scalar(dc, y, f, "an octal mode") || !no_ref_here(dc, y, f))
+			return NULL;
+		t = y->text;
+		n = strspn(t, "01234567");
+		if (n != y->len || n < 3 || n > 5 || (n == 5 && t[0] != '0')) {
+			char *s = shown(y);
+
+			derror(dc, y->loc, "'%s' must be octal permissions such as \"0644\", not %s",
+			       f->name, s);
+			free(s);
+			return NULL;
+		}
+		return json_string(n == 3 ? (char[5]){ '0', t[0], t[1], t[2], 0 } : t);
 	}
 	case CAIRN_FT_ANY:
 		if (has_node_ref(y))

@@ -8,6 +8,7 @@
  */
 #include "util/common.h"
 
+#include "model/ynode.h"
 #include "spec/loader.h"
 #include "util/jsonutil.h"
 #include "util/units.h"
@@ -162,8 +163,10 @@ static void check_images(struct loader *l)
 
 		if (d->kind != CAIRN_KIND_IMAGE)
 			continue;
-		n = !!json_object_get(d->attrs, "disk") + !!json_object_get(d->attrs, "kernel") +
-		    !!json_object_get(d->attrs, "builtin");
+		/* count what was written, not what decoded: a wrong value was
+		 * reported already and is not "nothing" */
+		n = !!cairn_ynode_get(d->yaml, "disk") + !!cairn_ynode_get(d->yaml, "kernel") +
+		    !!cairn_ynode_get(d->yaml, "builtin");
 		if (n == 0) {
 			diag(l, d->loc, "image '%s' says nothing to boot", d->name);
 			hint(l, "give one of disk: PATH, kernel: PATH (with initrd, cmdline) or builtin: tiny");
@@ -270,6 +273,7 @@ static void check_nodes(struct loader *l)
 struct edge {
 	size_t to;
 	struct cairn_loc loc;
+	const char *key;        /* the field the reference is in */
 };
 
 struct graph {
@@ -277,13 +281,14 @@ struct graph {
 	size_t *nout, *aout;
 };
 
-static void add_edge(struct graph *g, size_t from, size_t to, struct cairn_loc loc)
+static void add_edge(struct graph *g, size_t from, size_t to, struct cairn_loc loc,
+		     const char *key)
 {
 	for (size_t i = 0; i < g->nout[from]; i++)
 		if (g->out[from][i].to == to)
 			return;
 	ALLOC_GROW(g->out[from], g->nout[from] + 1, g->aout[from]);
-	g->out[from][g->nout[from]++] = (struct edge){ to, loc };
+	g->out[from][g->nout[from]++] = (struct edge){ to, loc, key };
 }
 
 static void build_graph(struct loader *l, struct graph *g)
@@ -301,8 +306,9 @@ static void build_graph(struct loader *l, struct graph *g)
 		    m->decls[r->origin].kind != CAIRN_KIND_NODE)
 			continue;
 		t = cairn_model_decl(m, CAIRN_KIND_NODE, r->name);
-		if (t)
-			add_edge(g, r->origin, t - m->decls, r->loc);
+		/* a node that is its own bastion is reported as such */
+		if (t && !(t - m->decls == (ssize_t)r->origin && !strcmp(r->key, "via")))
+			add_edge(g, r->origin, t - m->decls, r->loc, r->key);
 	}
 }
 
@@ -352,7 +358,9 @@ static void check_cycles(struct loader *l, struct graph *g)
 						cairn_buf_addf(&path, "%s -> ", m->decls[stack[k]].name);
 					cairn_buf_addstr(&path, m->decls[v].name);
 					diag(l, e->loc, "dependency cycle: %s", path.s);
-					if (u == v)
+					if (u == v && !strcmp(e->key, "depends_on"))
+						hint(l, "a node cannot depend on itself");
+					else if (u == v)
 						hint(l, "a node refers to itself with ${self.ATTR}");
 					else
 						hint(l, "remove one of these references or depends_on entries");
@@ -417,6 +425,13 @@ static size_t add_res(struct cairn_model *m, size_t di, int index)
 	r->address = cairn_address_format(d->kind, d->name, index);
 	r->name = index < 0 ? xstrdup(d->name) : xasprintf("%s-%d", d->name, index);
 	return m->nres++;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static void add_dep(struct cairn_resource *r, size_t to)
@@ -568,6 +583,20 @@ static void build_resources(struct loader *l)
 			}
 			cairn_json_hash(ri->desired, ri->desired_hash);
 		}
+	}
+	/* a node may reach another several ways (depends_on and a
+	 * reference): keep each dependency once, in resource order */
+	for (size_t i = 0; i < m->nres; i++) {
+		struct cairn_resource *r = &m->res[i];
+		size_t out = 0;
+
+		if (r->ndeps < 2)
+			continue;
+		qsort(r->deps, r->ndeps, sizeof(*r->deps), cmp_size);
+		for (size_t k = 0; k < r->ndeps; k++)
+			if (!out || r->deps[out - 1] != r->deps[k])
+				r->deps[out++] = r->deps[k];
+		r->ndeps = out;
 	}
 	free(ref_first);
 	free(ref_n);

@@ -170,14 +170,58 @@ static struct spec_var *var_get(struct loader *l, const char *name)
 	return i ? &l->vars[i - 1] : NULL;
 }
 
+/*
+ * NAME: {default: V, ...} is the long form as soon as one key is one of its
+ * keys; the others are then checked (a typo such as 'defualt' is reported
+ * instead of silently making the whole mapping the value).  A map value
+ * whose keys include those words is written in the long form.
+ */
 static bool is_long_form(const struct cairn_ynode *v)
 {
 	if (v->type != CAIRN_Y_MAP || !v->n)
 		return false;
 	for (size_t i = 0; i < v->n; i++)
-		if (!cairn_field_find(cairn_variable_fields, v->pairs[i].key->text))
-			return false;
-	return true;
+		if (cairn_field_find(cairn_variable_fields, v->pairs[i].key->text))
+			return true;
+	return false;
+}
+
+/* Does a variable's value fit its declared type? */
+static void check_var_type(struct loader *l, const struct spec_var *v)
+{
+	const struct cairn_ynode *y = v->value;
+	bool ok = true;
+
+	if (!v->type || !y)
+		return;
+	if (!strcmp(v->type, "list"))
+		ok = y->type == CAIRN_Y_SEQ;
+	else if (!strcmp(v->type, "map"))
+		ok = y->type == CAIRN_Y_MAP;
+	else if (y->type != CAIRN_Y_SCALAR)
+		ok = false;
+	else if (!strcmp(v->type, "number")) {
+		char *end;
+
+		strtod(y->text, &end);
+		ok = y->len && !*end && !y->quoted;
+	} else if (!strcmp(v->type, "bool")) {
+		static const char *const words[] = { "true", "false", "yes", "no", "on", "off", NULL };
+
+		ok = false;
+		for (const char *const *w = words; *w; w++)
+			if (!strcmp(y->text, *w))
+				ok = true;
+	}
+	if (ok)
+		return;
+	if (y->type == CAIRN_Y_SCALAR)
+		diag(l, y->loc, "variable '%s' must be a %s, not '%s'", v->name, v->type, y->text);
+	else
+		diag(l, y->loc, "variable '%s' must be a %s, not %s", v->name, v->type,
+		     cairn_ynode_describe(y));
+	hint(l, "its declaration says 'type: %s' (%s:%d:%d)", v->type, v->loc.file,
+	     v->loc.line, v->loc.col);
 }
 
 static void collect_vars(struct loader *l)
@@ -205,19 +249,22 @@ static void collect_vars(struct loader *l)
 			}
 			if (old) {
 				diag(l, p->key->loc, "variable '%s' is declared twice", v.name);
-				hint(l, "first declared at %s:%d", old->loc.file, old->loc.line);
+				hint(l, "first declared at %s:%d:%d", old->loc.file, old->loc.line,
+				     old->loc.col);
 				continue;
 			}
 			if (is_long_form(p->value)) {
 				const struct cairn_ynode *d = cairn_ynode_get(p->value, "default");
 				const struct cairn_ynode *s = cairn_ynode_get(p->value, "sensitive");
 				const struct cairn_ynode *t = cairn_ynode_get(p->value, "type");
-				struct cairn_decoder dc = { .diags = l->diags, .what = "a variable" };
+				char *what = xasprintf("variable '%s'", v.name);
+				struct cairn_decoder dc = { .diags = l->diags, .what = what };
 				json_t *chk;
 
 				chk = cairn_decode_object(&dc, p->value, cairn_variable_fields, NULL,
 							  false, p->key->loc);
 				json_decref(chk);
+				free(what);
 				v.value = d;
 				v.sensitive = s && s->type == CAIRN_Y_SCALAR &&
 					      (!strcmp(s->text, "true") || !strcmp(s->text, "yes"));
@@ -347,6 +394,7 @@ static void apply_overrides(struct loader *l)
 
 		if (v->value && v->sensitive)
 			((struct cairn_ynode *)v->value)->sensitive = true;
+		check_var_type(l, v);
 		if (!v->value) {
 			diag(l, v->loc, "variable '%s' has no value", v->name);
 			hint(l, "give it a default, or set it with --var %s=VALUE, --var-file or CAIRN_VAR_%s",
@@ -433,7 +481,7 @@ static void substitute_scalar(struct loader *l, struct cairn_ynode *y)
 
 				for (size_t i = 0; i < l->nvars; i++)
 					names[i] = l->vars[i].name;
-				diag(l, y->loc, "unknown variable '%s'", expr + 4);
+				diag(l, cairn_ynode_loc_at(y, p - s), "unknown variable '%s'", expr + 4);
 				m = cairn_did_you_mean(expr + 4, names);
 				if (m)
 					hint(l, "did you mean '%s'?", m);
@@ -451,7 +499,8 @@ static void substitute_scalar(struct loader *l, struct cairn_ynode *y)
 			} else if (p == s && end[1] == '\0') {
 				whole_value = v->value;
 			} else {
-				diag(l, y->loc, "variable '%s' is %s and cannot be part of a string",
+				diag(l, cairn_ynode_loc_at(y, p - s),
+				     "variable '%s' is %s and cannot be part of a string",
 				     v->name, cairn_ynode_describe(v->value));
 			}
 		} else {
@@ -630,7 +679,8 @@ static size_t add_decl(struct loader *l, enum cairn_kind kind, const char *name,
 }
 
 /* "web[01-05]": a range of names.  Returns 0 when key is not a range, the
- * count when it is (with prefix, start and width set), -1 when malformed. */
+ * count when it is (with prefix, start and width set), -1 when malformed,
+ * -2 when it runs backwards. */
 static long parse_range(const char *key, char **prefix, long *start, int *width)
 {
 	const char *br = strchr(key, '['), *dash, *end;
@@ -646,8 +696,10 @@ static long parse_range(const char *key, char **prefix, long *start, int *width)
 		return -1;
 	a = strtol(br + 1, &e1, 10);
 	b = strtol(dash + 1, &e2, 10);
-	if (e1 != dash || e2 != end || b < a || b - a >= 100000)
+	if (e1 != dash || e2 != end || b - a >= 100000)
 		return -1;
+	if (b < a)
+		return -2;
 	*prefix = xstrndup(key, br - key);
 	*start = a;
 	*width = (br[1] == '0' && dash - br - 1 > 1) ? (int)(dash - br - 1) : 0;
@@ -671,6 +723,11 @@ static void declare_entry(struct loader *l, enum cairn_kind kind, const struct c
 		return;
 	}
 	n = kind == CAIRN_KIND_NODE ? parse_range(key, &prefix, &start, &width) : 0;
+	if (n == -2) {
+		diag(l, p->key->loc, "range '%s' runs backwards", key);
+		hint(l, "write the lower number first, e.g. web[01-05]");
+		return;
+	}
 	if (n < 0 || (n == 0 && strchr(key, '['))) {
 		diag(l, p->key->loc, "malformed %s name '%s'", cairn_kind_name(kind), key);
 		hint(l, kind == CAIRN_KIND_NODE ? "a range is written NAME[FIRST-LAST], e.g. web[01-05]"
@@ -791,7 +848,10 @@ static ssize_t resolve_provider(struct loader *l, size_t di)
 	if (candidates)
 		hint(l, "several providers could create it: set 'provider: NAME'");
 	else
-		hint(l, "declare one under 'providers:' (e.g. 'local: {type: process}'), or write 'provider: TYPE'");
+		hint(l, d->kind == CAIRN_KIND_NODE ?
+			"declare one under 'providers:' (e.g. 'local: {type: process}'), or write 'provider: TYPE'" :
+			"declare a provider whose type creates %ss (e.g. 'kvm: {type: libvirt}'), or write 'provider: TYPE'",
+		     cairn_kind_name(d->kind));
 	return -1;
 }
 
@@ -839,6 +899,7 @@ static void decode_decl(struct loader *l, size_t di)
 	struct cairn_decoder dc = { .diags = l->diags, .refs = &l->refs, .origin = di,
 				    .what = what, .dir = dir_for(l, d),
 				    .in_node = d->kind == CAIRN_KIND_NODE };
+	bool unsure = false;
 
 	if (d->kind == CAIRN_KIND_OUTPUT) {
 		static const struct cairn_field out_field = { "output", CAIRN_FT_ANY };
@@ -850,6 +911,9 @@ static void decode_decl(struct loader *l, size_t di)
 	    d->kind == CAIRN_KIND_NODE) {
 		ssize_t pi = resolve_provider(l, di);
 
+		/* Without a known type its keys cannot be judged: accept them
+		 * rather than report each as unknown. */
+		unsure = pi < 0 || !m->decls[pi].type;
 		d = &m->decls[di];    /* an implicit provider may have moved it */
 		if (pi >= 0) {
 			t = m->decls[pi].type;
@@ -862,12 +926,13 @@ static void decode_decl(struct loader *l, size_t di)
 				     "provider '%s' (type %s) cannot create %ss",
 				     d->provider, t->name, cairn_kind_name(d->kind));
 				t = NULL;
+				unsure = true;
 			}
 		}
 	}
 	d->attrs = cairn_decode_object(&dc, d->yaml, common,
 				       cairn_schema_type_fields(t, d->kind),
-				       t ? t->open : false, d->loc);
+				       t ? t->open : unsure, d->loc);
 	if (d->provider && !json_object_get(d->attrs, "provider"))
 		json_object_set_new(d->attrs, "provider", json_string(d->provider));
 	note_sensitive(d);

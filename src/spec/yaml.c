@@ -60,6 +60,44 @@ static struct cairn_loc mark_loc(const struct builder *b, const struct fy_mark *
 	return loc;
 }
 
+/* The column where a block scalar's content starts: the indentation of the
+ * first non-empty line after its indicator. */
+static int block_content_col(const struct builder *b, const struct fy_mark *m)
+{
+	size_t pos = m && m->input_pos <= b->len ? m->input_pos : b->len;
+	size_t start = pos;
+	const char *nl;
+
+	/* the mark may be on the content's own line (only blanks before it) */
+	while (start > 0 && b->text[start - 1] == ' ')
+		start--;
+	if (start == 0 || b->text[start - 1] == '\n') {
+		int col = 1;
+
+		while (start < b->len && b->text[start] == ' ') {
+			start++;
+			col++;
+		}
+		if (start < b->len && b->text[start] != '\n')
+			return col;
+	}
+	nl = memchr(b->text + pos, '\n', b->len - pos);
+
+	while (nl) {
+		const char *p = nl + 1;
+		int col = 1;
+
+		while (p < b->text + b->len && *p == ' ') {
+			p++;
+			col++;
+		}
+		if (p < b->text + b->len && *p != '\n')
+			return col;
+		nl = p < b->text + b->len ? p : NULL;
+	}
+	return 0;
+}
+
 static void push_child(struct builder *b, struct cairn_ynode *y)
 {
 	ALLOC_GROW(b->scratch, b->nscratch + 1, b->ascratch);
@@ -221,6 +259,10 @@ static int on_scalar(struct builder *b, struct fy_event *ev)
 	y->loc = loc;
 	y->weight = 1;
 	y->quoted = tok && fy_token_scalar_style(tok) != FYSS_PLAIN;
+	/* literal blocks keep their lines, so positions inside them can be
+	 * told; folded ones join lines and cannot */
+	if (tok && fy_token_scalar_style(tok) == FYSS_LITERAL)
+		y->block_col = block_content_col(b, fy_event_start_mark(ev));
 	y->null = !y->quoted && is_null_text(s, n);
 	y->text = cairn_arena_strndup(b->arena, s, n);
 	y->len = n;
@@ -270,7 +312,9 @@ static void report_parser_errors(struct builder *b, struct fy_diag *diag)
 	int n = 0;
 
 	while (diag && (e = fy_diag_errors_iterate(diag, &iter)) != NULL) {
-		struct cairn_loc loc = { b->file, e->line + 1, e->column + 1 };
+		/* libfyaml's collected errors are already 1-based */
+		struct cairn_loc loc = { b->file, e->line > 0 ? e->line : 1,
+					 e->column > 0 ? e->column : 1 };
 
 		/* libfyaml reports follow-up errors for one mistake; the
 		 * first says it best. */
@@ -386,7 +430,8 @@ int cairn_yaml_parse(struct cairn_arena *arena, const char *file,
 out:
 	if (fyp)
 		fy_parser_destroy(fyp);
-	fy_diag_unref(diag);
+	/* destroy, not unref: only destroy frees the collected errors */
+	fy_diag_destroy(diag);
 	free(b.frames);
 	free(b.scratch);
 	cairn_strmap_release(&b.anchors);

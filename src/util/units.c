@@ -70,6 +70,11 @@ int cairn_parse_size(const char *s, uint64_t *bytes, struct cairn_error *err)
 		*bytes = (uint64_t)v;
 		return 0;
 	}
+	if (*unit == ' ') {
+		cairn_error_set(err, CAIRN_E_INVALID, "invalid size '%s': no space is allowed before the unit", s);
+		cairn_error_hint(err, "write %.*s%s", (int)(unit - s), s, unit + strspn(unit, " "));
+		return -1;
+	}
 	cairn_error_set(err, CAIRN_E_INVALID, "invalid size '%s': unknown unit '%s'", s, unit);
 	{
 		const char *names[ARRAY_SIZE(size_units) + 1];
@@ -178,8 +183,15 @@ int cairn_parse_cidr(const char *s, struct cairn_cidr *out, struct cairn_error *
 
 	memset(out, 0, sizeof(*out));
 	if (!slash) {
+		unsigned char probe[16];
+
 		cairn_error_set(err, CAIRN_E_INVALID, "invalid CIDR '%s': missing '/PREFIX'", s);
-		cairn_error_hint(err, "write e.g. %s/24", s);
+		if (inet_pton(AF_INET, s, probe) == 1)
+			cairn_error_hint(err, "write e.g. %s/24", s);
+		else if (inet_pton(AF_INET6, s, probe) == 1)
+			cairn_error_hint(err, "write e.g. %s/64", s);
+		else
+			cairn_error_hint(err, "a CIDR is an address and a prefix length, e.g. 10.0.0.0/24");
 		return -1;
 	}
 	alen = (size_t)(slash - s);
