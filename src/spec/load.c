@@ -220,8 +220,7 @@ static void check_var_type(struct loader *l, const struct spec_var *v)
 	else
 		diag(l, y->loc, "variable '%s' must be a %s, not %s", v->name, v->type,
 		     cairn_ynode_describe(y));
-	hint(l, "its declaration says 'type: %s' (%s:%d:%d)", v->type, v->loc.file,
-	     v->loc.line, v->loc.col);
+	hint(l, "variable '%s' is declared with 'type: %s'", v->name, v->type);
 }
 
 static void collect_vars(struct loader *l)
