@@ -60,9 +60,11 @@ struct cairn_diags {
 	size_t n, alloc;
 	size_t nerrors;
 	size_t max;           /* stop recording after this many (0: 1000) */
+	size_t nerrors_dropped; /* errors past max, counted but not kept */
+	bool dropped;         /* the last one added was past max */
 };
 
-#define CAIRN_DIAGS_INIT { NULL, 0, 0, 0, 0 }
+#define CAIRN_DIAGS_INIT { NULL, 0, 0, 0, 0, 0, false }
 
 void cairn_diag_add(struct cairn_diags *d, enum cairn_severity sev,
 		    struct cairn_loc loc, const char *fmt, ...)

@@ -12,8 +12,8 @@
  * alive as long as the diagnostics or the model.
  *
  * The parser is hardened for untrusted input: at most max_bytes per file
- * (default 64 MiB), nesting depth 64, at most 1,000,000 nodes after alias
- * expansion (a billion-laughs file is refused at once), includes at most 16
+ * (default 64 MiB), nesting depth 64, aliases adding at most 1,000,000
+ * nodes (a billion-laughs file is refused at once), includes at most 16
  * deep.
  */
 #ifndef CAIRN_SPEC_H

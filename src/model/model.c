@@ -8,6 +8,7 @@
 #include "cairn/model.h"
 #include "model/model-priv.h"
 #include "model/ynode.h"
+#include "util/units.h"
 
 struct cairn_model_priv *cairn_model_priv(struct cairn_model *m)
 {
@@ -181,6 +182,14 @@ int cairn_address_parse(const char *address, enum cairn_kind *kind, char **name,
 	}
 	if (br == nm)
 		goto bad;
+	{
+		char *n = xstrndup(nm, br - nm);
+		bool ok = cairn_name_valid(n, NULL);
+
+		free(n);
+		if (!ok)
+			goto bad;
+	}
 	*kind = kk;
 	*name = xstrndup(nm, br - nm);
 	*index = (int)idx;

@@ -313,15 +313,19 @@ const char **cairn_field_names(const struct cairn_field *a, const struct cairn_f
 	for (const struct cairn_field *f = b; f && f->name; f++)
 		n++;
 	v = xcalloc(n + 1, sizeof(*v));
+	/* a key either table marks UNUSED is not offered */
 	for (const struct cairn_field *f = a; f && f->name; f++) {
 		const struct cairn_field *o = cairn_field_find(b, f->name);
 
-		if (!((o ? o : f)->flags & CAIRN_FF_UNUSED))
+		if (!(f->flags & CAIRN_FF_UNUSED) && !(o && (o->flags & CAIRN_FF_UNUSED)))
 			v[i++] = f->name;
 	}
-	for (const struct cairn_field *f = b; f && f->name; f++)
-		if (!cairn_field_find(a, f->name) && !(f->flags & CAIRN_FF_UNUSED))
+	for (const struct cairn_field *f = b; f && f->name; f++) {
+		const struct cairn_field *o = cairn_field_find(a, f->name);
+
+		if (!o && !(f->flags & CAIRN_FF_UNUSED))
 			v[i++] = f->name;
+	}
 	v[i] = NULL;
 	return v;
 }

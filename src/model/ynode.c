@@ -37,6 +37,8 @@ struct cairn_loc cairn_ynode_loc_at(const struct cairn_ynode *y, size_t off)
 			}
 		loc.col = y->block_col;
 	}
+	if (!start && !y->block_col)
+		loc.col += y->skip;
 	for (size_t i = start; i < off; i++)
 		if (((unsigned char)y->text[i] & 0xC0) != 0x80)
 			loc.col++;

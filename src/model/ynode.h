@@ -34,6 +34,7 @@ struct cairn_ynode {
 	bool null;                   /* plain "~", "null", "" or nothing */
 	bool sensitive;              /* holds a sensitive variable's value */
 	int block_col;               /* literal block: column of its content, else 0 */
+	int skip;                    /* columns from loc to the text (1 past a quote) */
 	char *text;                  /* SCALAR: NUL-terminated */
 	size_t len;
 	size_t weight;               /* nodes in the subtree, aliases expanded */

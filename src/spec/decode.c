@@ -690,10 +690,13 @@ json_t *cairn_decode_object(struct cairn_decoder *dc, const struct cairn_ynode *
 			derror(dc, p->key->loc, "'%s' is set by cairn and cannot be given", key);
 			continue;
 		}
-		if (p->value->type == CAIRN_Y_SCALAR && p->value->null &&
-		    f->type != CAIRN_FT_ANY && f->type != CAIRN_FT_TEXT) {
-			if (f->flags & CAIRN_FF_REQUIRED)
+		if (p->value->type == CAIRN_Y_SCALAR && p->value->null && f->type != CAIRN_FT_ANY) {
+			/* "key:" with nothing is as if the key were absent, but a
+			 * required one is reported here, once */
+			if (f->flags & CAIRN_FF_REQUIRED) {
 				derror(dc, p->value->loc, "'%s' in %s has no value", key, dc->what);
+				json_object_set_new(o, key, json_null());
+			}
 			continue;
 		}
 		v = cairn_decode_value(dc, p->value, f);
@@ -715,9 +718,18 @@ json_t *cairn_decode_object(struct cairn_decoder *dc, const struct cairn_ynode *
 			if (json_object_get(o, f->name))
 				continue;
 			if (f->flags & CAIRN_FF_REQUIRED) {
+				bool typo = false;
+
+				/* "memroy" was already reported with "did you
+				 * mean 'memory'?": do not say it again */
+				for (size_t k = 0; k < nsuggested; k++)
+					if (!strcmp(suggested[k], f->name))
+						typo = true;
+				if (typo)
+					continue;
 				derror(dc, loc, "%s is missing '%s'", dc->what, f->name);
 				if (f->help)
-					cairn_diag_hint(dc->diags, "'%s': %s", f->name, f->help);
+					cairn_diag_hint(dc->diags, "%s: %s", f->name, f->help);
 				continue;
 			}
 			d = default_value(dc, f);

@@ -223,6 +223,28 @@ static void check_var_type(struct loader *l, const struct spec_var *v)
 	hint(l, "variable '%s' is declared with 'type: %s'", v->name, v->type);
 }
 
+static bool wants_subst(const char *s);
+
+/* Values of variables are plain data: no ${var...} inside them. */
+static void check_var_value(struct loader *l, const struct cairn_ynode *y, int depth)
+{
+	if (!y || depth > CAIRN_SPEC_MAX_DEPTH)
+		return;
+	if (y->type == CAIRN_Y_SCALAR) {
+		const char *p = strstr(y->text, "${");
+
+		if (p && wants_subst(y->text)) {
+			diag(l, cairn_ynode_loc_at(y, p - y->text),
+			     "a variable's value cannot refer to variables or the stack");
+			hint(l, "compose values where they are used: \"${var.a}-${var.b}\"");
+		}
+		return;
+	}
+	for (size_t i = 0; i < y->n; i++)
+		check_var_value(l, y->type == CAIRN_Y_SEQ ? y->items[i] : y->pairs[i].value,
+				depth + 1);
+}
+
 static void collect_vars(struct loader *l)
 {
 	for (size_t fi = 0; fi < l->nfiles; fi++) {
@@ -271,6 +293,7 @@ static void collect_vars(struct loader *l)
 			} else if (p->value->type == CAIRN_Y_SCALAR && p->value->null) {
 				v.value = NULL;
 			}
+			check_var_value(l, v.value, 0);
 			ALLOC_GROW(l->vars, l->nvars + 1, l->avars);
 			l->vars[l->nvars++] = v;
 			cairn_strmap_put(&l->varmap, v.name, (void *)(uintptr_t)l->nvars);
@@ -821,6 +844,8 @@ static ssize_t resolve_provider(struct loader *l, size_t di)
 			map->pairs[0].key = plain_scalar(l, "type", py->loc);
 			map->pairs[0].value = plain_scalar(l, t->name, py->loc);
 			m->decls[pi].yaml = map;
+			ALLOC_GROW(l->providers, l->nproviders + 1, l->aproviders);
+			l->providers[l->nproviders++] = pi;
 			m->decls[pi].attrs = cairn_decode_object(&dc, map, cairn_provider_fields,
 								 t->provider_fields, t->open,
 								 py->loc);
@@ -833,12 +858,12 @@ static ssize_t resolve_provider(struct loader *l, size_t di)
 	    (pd = cairn_model_decl(m, CAIRN_KIND_PROVIDER, d->name)) && pd->type &&
 	    (pd->type->serves & (1u << CAIRN_KIND_NODE)))
 		return pd - m->decls;
-	for (size_t i = 0; i < m->ndecls; i++) {
-		pd = &m->decls[i];
-		if (pd->kind == CAIRN_KIND_PROVIDER && pd->type &&
-		    (pd->type->serves & (1u << d->kind))) {
+	/* the providers, not every declaration: this runs once per node */
+	for (size_t k = 0; k < l->nproviders; k++) {
+		pd = &m->decls[l->providers[k]];
+		if (pd->type && (pd->type->serves & (1u << d->kind))) {
 			candidates++;
-			found = i;
+			found = l->providers[k];
 		}
 	}
 	if (candidates == 1)
@@ -895,10 +920,19 @@ static void decode_decl(struct loader *l, size_t di)
 	const struct cairn_type_schema *t = NULL;
 	const struct cairn_field *common = cairn_schema_common(d->kind);
 	char *what = xasprintf("%s '%s'", cairn_kind_name(d->kind), d->name);
+	struct cairn_diags quiet = CAIRN_DIAGS_INIT;
 	struct cairn_decoder dc = { .diags = l->diags, .refs = &l->refs, .origin = di,
 				    .what = what, .dir = dir_for(l, d),
 				    .in_node = d->kind == CAIRN_KIND_NODE };
 	bool unsure = false;
+
+	/* web[01-05] is one body behind five declarations: its mistakes are
+	 * reported for the first one only */
+	struct cairn_diags *loud = l->diags;
+
+	if (di > 0 && d->yaml && m->decls[di - 1].yaml == d->yaml &&
+	    m->decls[di - 1].kind == d->kind)
+		l->diags = dc.diags = &quiet;
 
 	if (d->kind == CAIRN_KIND_OUTPUT) {
 		static const struct cairn_field out_field = { "output", CAIRN_FT_ANY };
@@ -936,6 +970,8 @@ static void decode_decl(struct loader *l, size_t di)
 		json_object_set_new(d->attrs, "provider", json_string(d->provider));
 	note_sensitive(d);
 out:
+	l->diags = loud;
+	cairn_diags_release(&quiet);
 	free(what);
 }
 
@@ -944,8 +980,11 @@ static void decode_all(struct loader *l)
 	size_t n = l->m->ndecls;
 
 	for (size_t i = 0; i < n; i++)
-		if (l->m->decls[i].kind == CAIRN_KIND_PROVIDER)
+		if (l->m->decls[i].kind == CAIRN_KIND_PROVIDER) {
 			decode_provider(l, i);
+			ALLOC_GROW(l->providers, l->nproviders + 1, l->aproviders);
+			l->providers[l->nproviders++] = i;
+		}
 	for (size_t s = 1; s < ARRAY_SIZE(section_order); s++)
 		for (size_t i = 0; i < n; i++)
 			if (l->m->decls[i].kind == section_order[s])
@@ -993,6 +1032,7 @@ out:
 		free(l->files[i].dir);
 	free(l->files);
 	free(l->vars);
+	free(l->providers);
 	cairn_strmap_release(&l->varmap);
 	cairn_refs_release(&l->refs);
 	return ret;

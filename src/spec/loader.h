@@ -39,6 +39,8 @@ struct loader {
 	struct cairn_refs refs;
 	size_t errors_at_start;
 	bool parse_failed;             /* a file could not be read or parsed */
+	size_t *providers;             /* indices of provider declarations */
+	size_t nproviders, aproviders;
 };
 
 static inline bool loader_failed(const struct loader *l)

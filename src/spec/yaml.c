@@ -33,7 +33,7 @@ struct builder {
 	struct cairn_ynode **scratch;
 	size_t nscratch, ascratch;
 	struct cairn_strmap anchors;
-	size_t total;           /* nodes so far, aliases expanded */
+	size_t total;           /* nodes repeated by aliases so far */
 	struct cairn_ynode *root;
 	int ndocs;
 	bool failed;
@@ -136,10 +136,12 @@ static const char *remember_anchor(struct builder *b, struct fy_token *anchor,
 
 static int count_nodes(struct builder *b, size_t add, struct cairn_loc loc)
 {
+	/* Written nodes are bounded by the file's size; what aliases add is
+	 * not, and is what this budget is for. */
 	b->total += add;
 	if (b->total > b->lim->max_nodes) {
 		cairn_diag_add(b->diags, CAIRN_SEV_ERROR, loc,
-			       "document too large: more than %zu nodes after alias expansion",
+			       "document too large: aliases expand it by more than %zu nodes",
 			       b->lim->max_nodes);
 		cairn_diag_hint(b->diags, "aliases (*name) multiply the size of what they repeat");
 		return -1;
@@ -200,8 +202,6 @@ static int open_node(struct builder *b, enum cairn_ytype type, struct cairn_loc 
 			       "nesting deeper than %d levels", b->lim->max_depth);
 		return -1;
 	}
-	if (count_nodes(b, 1, loc))
-		return -1;
 	y = cairn_arena_alloc(b->arena, sizeof(*y));
 	y->type = type;
 	y->loc = loc;
@@ -225,7 +225,8 @@ static void close_node(struct builder *b)
 	if (y->type == CAIRN_Y_SEQ) {
 		y->n = n;
 		y->items = cairn_arena_alloc(b->arena, n * sizeof(*y->items));
-		memcpy(y->items, kids, n * sizeof(*kids));
+		if (n)
+			memcpy(y->items, kids, n * sizeof(*kids));
 	} else {
 		y->n = n / 2;
 		y->pairs = cairn_arena_alloc(b->arena, y->n * sizeof(*y->pairs));
@@ -244,21 +245,33 @@ static void close_node(struct builder *b)
 static int on_scalar(struct builder *b, struct fy_event *ev)
 {
 	struct fy_token *tok = ev->scalar.value;
-	struct cairn_loc loc = mark_loc(b, fy_event_start_mark(ev));
+	const struct fy_mark *mark = fy_event_start_mark(ev);
+	struct cairn_loc loc = mark_loc(b, mark);
 	struct cairn_ynode *y;
 	const char *s;
 	size_t n = 0;
 
-	if (count_nodes(b, 1, loc))
-		return -1;
 	s = tok ? fy_token_get_text(tok, &n) : "";
 	if (!s)
 		s = "";
 	y = cairn_arena_alloc(b->arena, sizeof(*y));
 	y->type = CAIRN_Y_SCALAR;
-	y->loc = loc;
 	y->weight = 1;
 	y->quoted = tok && fy_token_scalar_style(tok) != FYSS_PLAIN;
+	/* a quoted scalar is marked at its text: point at the quote */
+	if (mark && mark->input_pos > 0 && mark->input_pos <= b->len &&
+	    (b->text[mark->input_pos - 1] == '"' || b->text[mark->input_pos - 1] == '\'') &&
+	    tok && (fy_token_scalar_style(tok) == FYSS_SINGLE_QUOTED ||
+		    fy_token_scalar_style(tok) == FYSS_DOUBLE_QUOTED) && loc.col > 1) {
+		loc.col--;
+		y->skip = 1;
+	}
+	/* an empty value ("key:") has no mark: point at its key */
+	if ((!mark || !tok || (!n && !y->quoted)) && b->nframes &&
+	    b->frames[b->nframes - 1].node->type == CAIRN_Y_MAP &&
+	    (b->nscratch - b->frames[b->nframes - 1].start) % 2 == 1)
+		loc = b->scratch[b->nscratch - 1]->loc;
+	y->loc = loc;
 	/* literal blocks keep their lines, so positions inside them can be
 	 * told; folded ones join lines and cannot */
 	if (tok && fy_token_scalar_style(tok) == FYSS_LITERAL)
@@ -281,6 +294,10 @@ static int on_alias(struct builder *b, struct fy_event *ev)
 	const char *name;
 	size_t n = 0;
 	char *key;
+
+	/* libfyaml marks the alias's name; point at its '*' */
+	if (loc.col > 1)
+		loc.col--;
 	struct cairn_ynode *target;
 	bool known;
 

@@ -20,7 +20,7 @@
 
 struct cairn_yaml_limits {
 	int max_depth;        /* nesting of mappings and sequences */
-	size_t max_nodes;     /* after alias expansion */
+	size_t max_nodes;     /* nodes aliases may add by repeating others */
 };
 
 /*

@@ -62,8 +62,12 @@ void cairn_diag_add(struct cairn_diags *d, enum cairn_severity sev,
 
 	if (sev == CAIRN_SEV_ERROR)
 		d->nerrors++;
-	if (d->n >= max)
+	d->dropped = d->n >= max;
+	if (d->dropped) {
+		if (sev == CAIRN_SEV_ERROR)
+			d->nerrors_dropped++;
 		return;
+	}
 	ALLOC_GROW(d->v, d->n + 1, d->alloc);
 	g = &d->v[d->n++];
 	g->severity = sev;
@@ -79,7 +83,7 @@ void cairn_diag_hint(struct cairn_diags *d, const char *fmt, ...)
 	struct cairn_diag *g;
 	va_list ap;
 
-	if (!d->n)
+	if (!d->n || d->dropped)
 		return;
 	g = &d->v[d->n - 1];
 	free(g->hint);
@@ -183,7 +187,8 @@ void cairn_diags_release(struct cairn_diags *d)
 	}
 	free(d->v);
 	d->v = NULL;
-	d->n = d->alloc = d->nerrors = 0;
+	d->n = d->alloc = d->nerrors = d->nerrors_dropped = 0;
+	d->dropped = false;
 }
 
 /* The text of line (1-based) in src, and its length; NULL if none. */
@@ -273,8 +278,9 @@ void cairn_diags_print(const struct cairn_diags *d, const struct cairn_sources *
 	for (size_t i = 0; i < d->n; i++)
 		print_one(s, d->v[i].severity, d->v[i].loc, d->v[i].message,
 			  d->v[i].hint, NULL, out, color);
-	if (d->nerrors > d->n)
-		fprintf(out, "... and %zu more errors\n", d->nerrors - d->n);
+	if (d->nerrors_dropped)
+		fprintf(out, "... and %zu more error%s\n", d->nerrors_dropped,
+			d->nerrors_dropped == 1 ? "" : "s");
 }
 
 void cairn_error_print(const struct cairn_error *err, const struct cairn_sources *s,
