@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <time.h>
 
 #include "util/common.h"
 
@@ -124,6 +123,12 @@ static void test_locations(void **state)
 		/* anchored and tagged values: where the value itself starts */
 		{ "a: &x 1\n", "a", 1, 7 },
 		{ "a: !!str 1\n", "a", 1, 10 },
+		/* quoted scalars: at the opening quote */
+		{ "a: \"x\"\n", "a", 1, 4 },
+		{ "a: 'x'\n", "a", 1, 4 },
+		{ "a:\n  \"b\": 1\n", "a.b=key", 2, 3 },
+		{ "l: [\"x\", 'y']\n", "l.1", 1, 10 },
+		{ "a: \"\"\n", "a", 1, 4 },
 	};
 
 	(void)state;
@@ -145,12 +150,14 @@ static void test_locations(void **state)
 
 /*
  * BUG: a node's location is "the first character of the node" (ynode.h), but
- * a quoted scalar is located at its first character inside the quotes (so
- * an error about a quoted value, such as "'disk' must not be empty" for
- * disk: "", points one column right of the quote); a block scalar is
- * located at column 1 of the line after its '|' or '>', in the indentation
- * (its indicator, or its content's first character, would do); and a
- * byte-order mark counts as a column on line 1.
+ * a block scalar is located at column 1 of the line after its '|' or '>',
+ * in the indentation (its indicator, or its content's first character,
+ * would do): "'user' must be one line" for "user: |" points at the margin
+ * of the next line.  And a byte-order mark counts as a column on line 1, so
+ * every position on line 1 of a file with a BOM is one column right of what
+ * an editor shows, and cairn's own caret under the source line lands one
+ * column right of the key.  (Quoted scalars, once part of this test, are
+ * now located at their opening quote: see test_locations.)
  */
 static void test_locations_bug(void **state)
 {
@@ -159,9 +166,6 @@ static void test_locations_bug(void **state)
 		int line, col;
 		int line2, col2;      /* another acceptable place, or 0 */
 	} cases[] = {
-		{ "a: \"x\"\n", "a", 1, 4, 0, 0 },
-		{ "a: 'x'\n", "a", 1, 4, 0, 0 },
-		{ "a:\n  \"b\": 1\n", "a.b=key", 2, 3, 0, 0 },
 		{ "a: |\n  text\n", "a", 1, 4, 2, 3 },
 		{ "a: >-\n  folded\n", "a", 1, 4, 2, 3 },
 		{ "\xEF\xBB\xBF" "a: 1\n", "a", 1, 4, 0, 0 },
@@ -189,20 +193,51 @@ static void test_locations_bug(void **state)
 		fail_msg("%d cases wrong (above)", wrong);
 }
 
-/*
- * BUG: an empty value (nothing after "key:" or "-") has no mark in libfyaml's
- * event, and mark_loc() then answers 1:1, the start of the file: every
- * error about an empty value points at line 1.
- */
+/* An empty value ("key:" with nothing after it) has no mark in libfyaml's
+ * event: it is located at its key. */
 static void test_empty_value_location(void **state)
+{
+	static const struct {
+		const char *yaml, *path;
+		int line, col;
+	} cases[] = {
+		{ "a: 1\nb:\n", "b", 2, 1 },
+		{ "x: 1\nm: {k: }\n", "m.k", 2, 5 },
+		{ "x: 1\nm:\n  ? k\n", "m.k", 3, 5 },
+		{ "x: 1\nl:\n  - a\n  - k:\n", "l.1.k", 4, 5 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct parsed p;
+		const struct cairn_ynode *y;
+
+		parse(&p, cases[i].yaml);
+		assert_int_equal(p.rc, 0);
+		y = node_at(p.root, cases[i].path);
+		assert_true(y->null);
+		if (y->loc.line != cases[i].line || y->loc.col != cases[i].col)
+			fail_msg("case %zu: empty value at %d:%d, want %d:%d", i, y->loc.line,
+				 y->loc.col, cases[i].line, cases[i].col);
+		parsed_release(&p);
+	}
+}
+
+/*
+ * BUG: an empty sequence item ("-" with nothing after it) is still located
+ * at 1:1, the start of the file: yaml.c's on_scalar() falls back to the key
+ * only inside a mapping, and libfyaml gives the item no mark.  Errors about
+ * it point at line 1: "configure:\n  -\n" gives "1:1: 'configure' must be
+ * a mapping, not null".  The '-' (4:3 here) would do.
+ */
+static void test_empty_item_location(void **state)
 {
 	static const struct {
 		const char *yaml, *path;
 		int line;
 	} cases[] = {
-		{ "a: 1\nb:\n", "b", 2 },
 		{ "x: 1\nl:\n  - a\n  -\n", "l.1", 4 },
-		{ "x: 1\nm: {k: }\n", "m.k", 2 },
+		{ "x: 1\nl:\n- a\n-\n- b\n", "l.1", 4 },
 	};
 
 	(void)state;
@@ -216,7 +251,7 @@ static void test_empty_value_location(void **state)
 		y = node_at(p.root, cases[i].path);
 		assert_true(y->null);
 		if (y->loc.line != cases[i].line)
-			fail_msg("case %zu: empty value at %d:%d, want line %d", i, y->loc.line,
+			fail_msg("case %zu: empty item at %d:%d, want line %d", i, y->loc.line,
 				 y->loc.col, cases[i].line);
 		parsed_release(&p);
 	}
@@ -479,13 +514,15 @@ static void test_aliases_shared(void **state)
 	parsed_release(&p);
 }
 
-/* The node budget counts aliases expanded: exactly max_nodes passes, one
- * more fails. */
+/* The node budget counts what aliases add: each alias adds the nodes of
+ * what it repeats.  Written nodes are bounded by the file's size and do not
+ * count.  Exactly max_nodes passes, one more fails. */
 static void test_alias_budget(void **state)
 {
-	/* root 1 + a 1 + [x, y] 3 + b 1 + *l 3 + c 1 + *l 3 = 13 */
+	/* *l and *l add [x, y] (3 nodes) each: 6; the whole tree is 13 */
 	static const char text[] = "a: &l [x, y]\nb: *l\nc: *l\n";
-	struct cairn_yaml_limits lim = { 64, 13 };
+	static const char plain[] = "a: [x, y, z]\nb: {c: d, e: f}\n";
+	struct cairn_yaml_limits lim = { 64, 6 };
 	struct parsed p;
 
 	(void)state;
@@ -494,33 +531,34 @@ static void test_alias_budget(void **state)
 	assert_int_equal(p.root->weight, 13);
 	parsed_release(&p);
 
-	lim.max_nodes = 12;
+	lim.max_nodes = 5;
 	parse_n(&p, text, strlen(text), &lim);
 	assert_int_equal(p.rc, -1);
 	assert_int_equal(p.diags.n, 1);
 	assert_string_equal(p.diags.v[0].message,
-			    "document too large: more than 12 nodes after alias expansion");
+			    "document too large: aliases expand it by more than 5 nodes");
+	/* at the '*' of the alias that goes over */
 	assert_int_equal(p.diags.v[0].loc.line, 3);
+	assert_int_equal(p.diags.v[0].loc.col, 4);
 	assert_string_equal(p.diags.v[0].hint,
 			    "aliases (*name) multiply the size of what they repeat");
 	parsed_release(&p);
-}
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	/* a document without aliases is not limited by the budget */
+	lim.max_nodes = 1;
+	parse_n(&p, plain, strlen(plain), &lim);
+	assert_int_equal(p.rc, 0);
+	assert_int_equal(p.root->weight, 12);
+	parsed_release(&p);
 }
 
 /* Nine levels of nine aliases: 9^9 strings.  Refused after a few hundred
- * events, in well under a second, having allocated almost nothing. */
+ * events, having allocated almost nothing (the arena's size, not a timing,
+ * shows nothing was expanded). */
 static void test_billion_laughs(void **state)
 {
 	struct cairn_buf b = CAIRN_BUF_INIT;
 	struct parsed p;
-	double t0;
 
 	(void)state;
 	cairn_buf_addstr(&b, "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
@@ -530,13 +568,11 @@ static void test_billion_laughs(void **state)
 			cairn_buf_addf(&b, "%s*l%d", k ? ", " : "", i - 1);
 		cairn_buf_addstr(&b, "]\n");
 	}
-	t0 = now();
 	parse(&p, b.s);
-	assert_true(now() - t0 < 1.0);
 	assert_int_equal(p.rc, -1);
 	assert_int_equal(p.diags.n, 1);
 	assert_string_equal(p.diags.v[0].message,
-			    "document too large: more than 1000000 nodes after alias expansion");
+			    "document too large: aliases expand it by more than 1000000 nodes");
 	assert_true(p.diags.v[0].loc.line >= 2 && p.diags.v[0].loc.line <= 10);
 	assert_true(p.arena.used < 64 * 1024);
 	parsed_release(&p);
@@ -548,8 +584,9 @@ static void test_billion_laughs(void **state)
 		parse_n(&p, b.s, b.len, &lim);
 		assert_int_equal(p.rc, -1);
 		assert_string_equal(p.diags.v[0].message,
-				    "document too large: more than 1000 nodes after alias expansion");
-		/* l0 is 12 nodes, l1 92, l2 821: the first *l2 passes 1000 */
+				    "document too large: aliases expand it by more than 1000 nodes");
+		/* l0 is 10 nodes, l1 91, l2 820; the aliases of l1 add 90, those
+		 * of l2 819 (909 in all): the first *l2 passes 1000 */
 		assert_int_equal(p.diags.v[0].loc.line, 4);
 		parsed_release(&p);
 	}
@@ -589,10 +626,7 @@ static void test_fatal_errors(void **state)
 	}
 }
 
-/*
- * BUG: the location of an alias error is the character after '*' (the
- * anchor name), not the '*' that starts the alias node.
- */
+/* An alias error is located at the '*' that starts the alias. */
 static void test_alias_error_column(void **state)
 {
 	static const struct {
@@ -604,7 +638,6 @@ static void test_alias_error_column(void **state)
 	};
 
 	(void)state;
-	skip();
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct parsed p;
 
@@ -730,19 +763,16 @@ static void test_parse_errors_have_lines(void **state)
 }
 
 /*
- * BUG: an empty sequence opened before any scalar ("[]" as the document,
- * "[[[]]]") makes close_node() call memcpy(items, NULL, 0): the scratch
- * stack was never allocated.  Undefined behaviour; UBSan reports "null
- * pointer passed as argument 2" at yaml.c (this build recovers from UBSan
- * reports, so the test passes while printing it; with
- * -fno-sanitize-recover it aborts).
+ * An empty sequence opened before any scalar ("[]" as the document,
+ * "[[[]]]") is built without touching the never-allocated scratch stack
+ * (memcpy from NULL was undefined behaviour: UBSan, which this build lets
+ * recover, reported "null pointer passed as argument 2").
  */
 static void test_empty_sequence_root(void **state)
 {
 	struct parsed p;
 
 	(void)state;
-	skip();
 	parse(&p, "[]\n");
 	assert_int_equal(p.rc, 0);
 	assert_int_equal(p.root->type, CAIRN_Y_SEQ);
@@ -822,6 +852,7 @@ int main(void)
 		cmocka_unit_test(test_locations),
 		cmocka_unit_test(test_locations_bug),
 		cmocka_unit_test(test_empty_value_location),
+		cmocka_unit_test(test_empty_item_location),
 		cmocka_unit_test(test_scalar_flags),
 		cmocka_unit_test(test_nul_in_string),
 		cmocka_unit_test(test_empty_documents),
