@@ -24,7 +24,7 @@ struct cairn_loc cairn_ynode_loc_at(const struct cairn_ynode *y, size_t off)
 	struct cairn_loc loc = y->loc;
 	size_t start = 0;
 
-	if (y->type != CAIRN_Y_SCALAR || off > y->len)
+	if (y->type != CAIRN_Y_SCALAR || off > y->len || y->inexact)
 		return loc;
 	if (!y->block_col && memchr(y->text, '\n', off))
 		return loc;

@@ -35,6 +35,8 @@ struct cairn_ynode {
 	bool sensitive;              /* holds a sensitive variable's value */
 	int block_col;               /* literal block: column of its content, else 0 */
 	int skip;                    /* columns from loc to the text (1 past a quote) */
+	bool inexact;                /* text differs from the source (escapes, folding):
+	                                positions inside it cannot be told */
 	char *text;                  /* SCALAR: NUL-terminated */
 	size_t len;
 	size_t weight;               /* nodes in the subtree, aliases expanded */

@@ -133,8 +133,11 @@ static json_t *check_bounds(struct cairn_decoder *dc, const struct cairn_ynode *
 void cairn_refs_add(struct cairn_decoder *dc, const struct cairn_ref *r);
 void cairn_refs_add(struct cairn_decoder *dc, const struct cairn_ref *r)
 {
-	if (!dc->refs)
+	if (!dc->refs) {
+		free(r->name);
+		free(r->attr);
 		return;
+	}
 	ALLOC_GROW(dc->refs->v, dc->refs->n + 1, dc->refs->alloc);
 	dc->refs->v[dc->refs->n] = *r;
 	dc->refs->v[dc->refs->n].origin = dc->origin;
@@ -526,6 +529,7 @@ json_t *cairn_decode_value(struct cairn_decoder *dc, const struct cairn_ynode *y
 		return decode_map(dc, y, f);
 	case CAIRN_FT_OBJECT: {
 		json_t *o;
+		size_t errors;
 
 		if (y->type != CAIRN_Y_MAP) {
 			derror(dc, y->loc, "'%s' must be a mapping, not %s", f->name,
@@ -560,10 +564,13 @@ json_t *cairn_decode_value(struct cairn_decoder *dc, const struct cairn_ynode *y
 			char *what = xasprintf("'%s' of %s", f->name, dc->what);
 
 			inner.what = what;
+			errors = dc->diags->nerrors;
 			o = cairn_decode_object(&inner, y, f->fields, NULL, false, y->loc);
 			free(what);
 		}
-		if ((f->flags & CAIRN_FF_ONEOF) && !json_object_size(o) && !y->n) {
+		/* "- run:" with nothing is an entry that says nothing */
+		if ((f->flags & CAIRN_FF_ONEOF) && !json_object_size(o) &&
+		    dc->diags->nerrors == errors) {
 			const char **names = cairn_field_names(f->fields, NULL);
 			struct cairn_buf all = CAIRN_BUF_INIT;
 
@@ -595,6 +602,8 @@ json_t *cairn_decode_value(struct cairn_decoder *dc, const struct cairn_ynode *y
 		return json_string(n == 3 ? (char[5]){ '0', t[0], t[1], t[2], 0 } : t);
 	}
 	case CAIRN_FT_ANY:
+		if (dc->no_refs)
+			return cairn_ynode_to_json(y);
 		if (has_node_ref(y))
 			cairn_scan_refs(dc, y, f->name);
 		if (y->type != CAIRN_Y_SCALAR) {

@@ -46,6 +46,7 @@ struct cairn_decoder {
 	const char *what;           /* "node 'web'", for messages */
 	const char *dir;            /* prefix for PATH values ("" or "sub/") */
 	bool in_node;               /* ${self...} allowed */
+	bool no_refs;               /* do not look for ${...} (the caller checks) */
 };
 
 /*

@@ -61,6 +61,14 @@ static void hint_names(struct loader *l, enum cairn_kind kind, const char *name)
 	free(names);
 }
 
+/* Is declaration i a second or later name of one range (web[01-03])?  Its
+ * body's mistakes were reported for the first name already. */
+static bool range_follower(const struct cairn_model *m, size_t i)
+{
+	return i > 0 && m->decls[i].yaml && m->decls[i - 1].yaml == m->decls[i].yaml &&
+	       m->decls[i - 1].kind == m->decls[i].kind;
+}
+
 /* ---- references ---------------------------------------------------------- */
 
 static void check_ref(struct loader *l, const struct cairn_ref *r)
@@ -69,7 +77,7 @@ static void check_ref(struct loader *l, const struct cairn_ref *r)
 	const struct cairn_decl *origin = &m->decls[r->origin];
 	const struct cairn_decl *t;
 
-	if (r->self)
+	if (r->self || range_follower(m, r->origin))
 		return;
 	if (r->kind == CAIRN_KIND_PROVIDER && cairn_model_decl(m, r->kind, r->name))
 		return;
@@ -129,7 +137,7 @@ static void check_counts(struct loader *l)
 			if (jmin && jmax) {
 				min = json_integer_value(jmin);
 				max = json_integer_value(jmax);
-				if (min > max) {
+				if (min > max && !range_follower(m, i)) {
 					diag(l, cairn_decl_field_loc(d, "scaling.min"),
 					     "scaling min %lld is above max %lld for node '%s'",
 					     min, max, d->name);
@@ -141,7 +149,7 @@ static void check_counts(struct loader *l)
 			long long c = json_integer_value(count);
 
 			d->count = (int)c;
-			if (scaling && (c < min || c > max)) {
+			if (scaling && (c < min || c > max) && !range_follower(m, i)) {
 				diag(l, cairn_decl_field_loc(d, "count"),
 				     "count %lld of node '%s' is outside its scaling bounds %lld..%lld",
 				     c, d->name, min, max);
@@ -231,11 +239,12 @@ static void check_nodes(struct loader *l)
 			continue;
 		via = json_object_get(d->attrs, "ssh") ?
 		      cairn_json_str(json_object_get(d->attrs, "ssh"), "via") : NULL;
-		if (via && !strcmp(via, d->name))
+		if (via && !strcmp(via, d->name) && !range_follower(m, i))
 			diag(l, cairn_decl_field_loc(d, "ssh.via"),
 			     "node '%s' cannot be its own bastion", d->name);
 		/* static nodes pick a host by labels or name one: not both */
-		if (json_object_get(d->attrs, "match") && json_object_get(d->attrs, "address"))
+		if (json_object_get(d->attrs, "match") && json_object_get(d->attrs, "address") &&
+		    !range_follower(m, i))
 			diag(l, cairn_decl_field_loc(d, "address"),
 			     "node '%s' gives both 'match' and 'address'", d->name);
 		vols = json_object_get(d->attrs, "volumes");

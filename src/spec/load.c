@@ -223,20 +223,21 @@ static void check_var_type(struct loader *l, const struct spec_var *v)
 	hint(l, "variable '%s' is declared with 'type: %s'", v->name, v->type);
 }
 
-static bool wants_subst(const char *s);
-
 /* Values of variables are plain data: no ${var...} inside them. */
 static void check_var_value(struct loader *l, const struct cairn_ynode *y, int depth)
 {
 	if (!y || depth > CAIRN_SPEC_MAX_DEPTH)
 		return;
 	if (y->type == CAIRN_Y_SCALAR) {
-		const char *p = strstr(y->text, "${");
+		const char *p = y->text;
 
-		if (p && wants_subst(y->text)) {
+		/* the first ${ that is not the escape $${ */
+		while ((p = strstr(p, "${")) != NULL && p > y->text && p[-1] == '$')
+			p += 2;
+		if (p) {
 			diag(l, cairn_ynode_loc_at(y, p - y->text),
-			     "a variable's value cannot refer to variables or the stack");
-			hint(l, "compose values where they are used: \"${var.a}-${var.b}\"");
+			     "a variable's value cannot hold references");
+			hint(l, "compose values where they are used: \"${var.a}-${node.db.ip}\"; write $${ for a literal ${");
 		}
 		return;
 	}
@@ -279,7 +280,8 @@ static void collect_vars(struct loader *l)
 				const struct cairn_ynode *s = cairn_ynode_get(p->value, "sensitive");
 				const struct cairn_ynode *t = cairn_ynode_get(p->value, "type");
 				char *what = xasprintf("variable '%s'", v.name);
-				struct cairn_decoder dc = { .diags = l->diags, .what = what };
+				struct cairn_decoder dc = { .diags = l->diags, .what = what,
+							    .no_refs = true };
 				json_t *chk;
 
 				chk = cairn_decode_object(&dc, p->value, cairn_variable_fields, NULL,
@@ -429,6 +431,11 @@ static void apply_overrides(struct loader *l)
 static void add_escaped(struct cairn_buf *b, const char *s)
 {
 	for (; *s; s++) {
+		if (s[0] == '$' && s[1] == '$' && s[2] == '{') {
+			cairn_buf_addstr(b, "$${");   /* already escaped */
+			s += 2;
+			continue;
+		}
 		if (s[0] == '$' && s[1] == '{')
 			cairn_buf_addch(b, '$');
 		cairn_buf_addch(b, *s);

@@ -52,6 +52,9 @@ static struct cairn_loc mark_loc(const struct builder *b, const struct fy_mark *
 	pos = m->input_pos <= b->len ? m->input_pos : b->len;
 	for (start = pos; start > 0 && b->text[start - 1] != '\n'; start--)
 		;
+	/* a byte-order mark takes no column */
+	if (start == 0 && b->len >= 3 && !memcmp(b->text, "\xEF\xBB\xBF", 3))
+		start = 3 < pos ? 3 : pos;
 	for (size_t i = start; i < pos; i++)
 		if (((unsigned char)b->text[i] & 0xC0) != 0x80)
 			col++;
@@ -271,11 +274,32 @@ static int on_scalar(struct builder *b, struct fy_event *ev)
 	    b->frames[b->nframes - 1].node->type == CAIRN_Y_MAP &&
 	    (b->nscratch - b->frames[b->nframes - 1].start) % 2 == 1)
 		loc = b->scratch[b->nscratch - 1]->loc;
-	y->loc = loc;
+	else if ((!mark || !tok || (!n && !y->quoted)) && b->nframes &&
+		 b->frames[b->nframes - 1].node->type == CAIRN_Y_SEQ && loc.line == 1 &&
+		 loc.col == 1)
+		loc = b->frames[b->nframes - 1].node->loc;
 	/* literal blocks keep their lines, so positions inside them can be
 	 * told; folded ones join lines and cannot */
-	if (tok && fy_token_scalar_style(tok) == FYSS_LITERAL)
-		y->block_col = block_content_col(b, fy_event_start_mark(ev));
+	if (tok && fy_token_scalar_style(tok) == FYSS_LITERAL) {
+		y->block_col = block_content_col(b, mark);
+	} else if (tok && fy_token_scalar_style(tok) == FYSS_FOLDED) {
+		y->inexact = true;
+	} else if (tok && mark) {
+		/* a flow scalar whose source is not its text plus quotes was
+		 * escaped or folded across lines */
+		const struct fy_mark *end = fy_event_end_mark(ev);
+
+		y->inexact = !end || end->line != mark->line ||
+			     end->input_pos - mark->input_pos != n;
+	}
+	if ((y->block_col || (tok && fy_token_scalar_style(tok) == FYSS_FOLDED)) &&
+	    loc.col == 1) {
+		int col = block_content_col(b, mark);
+
+		if (col)
+			loc.col = col;
+	}
+	y->loc = loc;
 	y->null = !y->quoted && is_null_text(s, n);
 	y->text = cairn_arena_strndup(b->arena, s, n);
 	y->len = n;

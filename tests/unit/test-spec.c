@@ -668,7 +668,7 @@ static void test_variable_substitution(void **state)
 		"  q: \"5\"\n"
 		"  deps: [b, c]\n"
 		"  env: {A: one, B: two}\n"
-		"  dollar: \"${node.nope.ip}\"\n"
+		"  dollar: \"$${node.nope.ip}\"\n"
 		"providers:\n"
 		"  p: {type: process}\n"
 		"nodes:\n"
@@ -725,12 +725,12 @@ static void test_variable_in_variable(void **state)
 		const char *variables;   /* lines 3.. */
 		const char *want;
 	} cases[] = {
-		{ "  base: x\n  full: \"${var.base}-y\"\n", "4:10: a variable's value cannot refer to variables or the stack" },
-		{ "  nope: \"${var.zzz}\"\n", "3:10: a variable's value cannot refer to variables or the stack" },
-		{ "  n: ${stack.name}\n", "3:6: a variable's value cannot refer to variables or the stack" },
-		{ "  l: [a, \"b ${var.x}\"]\n", "3:13: a variable's value cannot refer to variables or the stack" },
-		{ "  m: {k: [\"${var.x}\"]}\n", "3:12: a variable's value cannot refer to variables or the stack" },
-		{ "  t: |\n    one\n    two ${var.x}\n", "5:9: a variable's value cannot refer to variables or the stack" },
+		{ "  base: x\n  full: \"${var.base}-y\"\n", "4:10: a variable's value cannot hold references" },
+		{ "  nope: \"${var.zzz}\"\n", "3:10: a variable's value cannot hold references" },
+		{ "  n: ${stack.name}\n", "3:6: a variable's value cannot hold references" },
+		{ "  l: [a, \"b ${var.x}\"]\n", "3:13: a variable's value cannot hold references" },
+		{ "  m: {k: [\"${var.x}\"]}\n", "3:12: a variable's value cannot hold references" },
+		{ "  t: |\n    one\n    two ${var.x}\n", "5:9: a variable's value cannot hold references" },
 	};
 	struct load l;
 
@@ -794,7 +794,6 @@ static void test_variable_value_refs(void **state)
 	struct cairn_buf wrong = CAIRN_BUF_INIT;
 
 	(void)state;
-	skip();
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char *text = xasprintf("stack: t\nvariables:\n%sproviders:\n  p: {type: process}\n"
 				       "nodes:\n  a: {command: x}\n  b: {command: x}\n",
@@ -816,6 +815,7 @@ static void test_variable_value_refs(void **state)
 	}
 	if (wrong.len) {
 		fputs(wrong.s, stderr);
+		cairn_buf_release(&wrong);
 		fail_msg("some cases went wrong (above)");
 	}
 	cairn_buf_release(&wrong);
@@ -1261,7 +1261,6 @@ static void test_null_configure_entry(void **state)
 	struct cairn_buf wrong = CAIRN_BUF_INIT;
 
 	(void)state;
-	skip();
 	for (size_t i = 0; i < ARRAY_SIZE(entries); i++) {
 		char *text = xasprintf(PROC "  a:\n    command: x\n    configure:\n      - %s\n",
 				       entries[i]);
@@ -1287,15 +1286,10 @@ static void test_null_configure_entry(void **state)
 }
 
 /*
- * BUG: a reference inside a scalar whose text is not its source, character
- * for character, is misplaced: cairn_ynode_loc_at() (ynode.c) counts the
- * characters of the decoded text from the node's start, so an escape
- * ("\\t", "\\u00e9", "''") puts it left of the reference, and a line
- * folded into a space (a multi-line quoted or plain scalar, a '>' block)
- * keeps it on the first line, past its end ("7:23" on a line of 18
- * characters), or for '>' on the wrong line.  Literal blocks and simple
- * quoted scalars are right (test_validation_errors).  Where the place
- * cannot be told, the start of the value (7:14) would do.
+ * A reference inside a scalar whose text is not its source character for
+ * character (escapes, lines folded into spaces) cannot be placed exactly:
+ * the error then points at the start of the value (7:14, or 8:7 where a
+ * '>' block's text begins), never at a wrong place inside it.
  */
 static void test_reference_location_in_scalars(void **state)
 {
@@ -1313,7 +1307,6 @@ static void test_reference_location_in_scalars(void **state)
 	struct cairn_buf wrong = CAIRN_BUF_INIT;
 
 	(void)state;
-	skip();
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char *text = xasprintf(PROC "  a:\n    command: x\n    workdir: %s", cases[i].value);
 		struct load l;
@@ -1324,6 +1317,8 @@ static void test_reference_location_in_scalars(void **state)
 		g = find_diag(&l.diags, cases[i].want);
 		if (!g)
 			g = find_diag(&l.diags, "7:14:");
+		if (!g)
+			g = find_diag(&l.diags, "8:7:");
 		if (!g || !strstr(g->message, "unknown variable 'v'")) {
 			char *t = diags_text(&l.diags);
 
@@ -1436,7 +1431,6 @@ static void test_range_checks_once(void **state)
 	};
 
 	(void)state;
-	skip();
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char *text = xasprintf(PROC "  web[01-03]: {command: x, %s}\n", cases[i].body);
 		struct load l;
