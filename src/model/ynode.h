@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cairn/error.h"
 
@@ -27,22 +28,25 @@ struct cairn_ypair {
 	struct cairn_ynode *value;
 };
 
+/* 56 bytes: a 100,000-node stack has millions of these (docs/benchmarks.md). */
 struct cairn_ynode {
-	enum cairn_ytype type;
 	struct cairn_loc loc;        /* first character of the node */
+	unsigned char type;          /* enum cairn_ytype */
 	bool quoted;                 /* scalar written quoted or as a block */
 	bool null;                   /* plain "~", "null", "" or nothing */
 	bool sensitive;              /* holds a sensitive variable's value */
-	int block_col;               /* literal block: column of its content, else 0 */
-	int skip;                    /* columns from loc to the text (1 past a quote) */
 	bool inexact;                /* text differs from the source (escapes, folding):
 	                                positions inside it cannot be told */
+	unsigned char skip;          /* columns from loc to the text (1 past a quote) */
+	unsigned short block_col;    /* literal block: column of its content, else 0 */
+	uint32_t len;                /* SCALAR: of text */
+	uint32_t n;                  /* SEQ items / MAP pairs */
+	uint32_t weight;             /* nodes in the subtree, aliases expanded */
 	char *text;                  /* SCALAR: NUL-terminated */
-	size_t len;
-	size_t weight;               /* nodes in the subtree, aliases expanded */
-	size_t n;                    /* SEQ items / MAP pairs */
-	struct cairn_ynode **items;  /* SEQ */
-	struct cairn_ypair *pairs;   /* MAP */
+	union {
+		struct cairn_ynode **items;  /* SEQ */
+		struct cairn_ypair *pairs;   /* MAP */
+	};
 };
 
 /* The value of key in a map, or NULL. */

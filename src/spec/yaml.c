@@ -222,7 +222,8 @@ static void close_node(struct builder *b)
 	struct frame f = b->frames[--b->nframes];
 	struct cairn_ynode *y = f.node;
 	size_t n = b->nscratch - f.start;
-	struct cairn_ynode **kids = b->scratch + f.start;
+	/* scratch is still NULL when the first collection to close is empty */
+	struct cairn_ynode **kids = b->scratch ? b->scratch + f.start : NULL;
 
 	y->weight = f.weight;
 	if (y->type == CAIRN_Y_SEQ) {

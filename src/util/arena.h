@@ -3,8 +3,8 @@
  *
  * The YAML tree of a stack is thousands of small nodes that all die
  * together; an arena hands them out from large blocks and frees the blocks in
- * one go.  Memory from cairn_arena_alloc() is zeroed and aligned for any
- * type; it belongs to the arena and must not be passed to free().
+ * one go.  Memory from cairn_arena_alloc() is zeroed and aligned for pointers
+ * and 64-bit integers (not for long double or SIMD types); it belongs to the arena and must not be passed to free().
  */
 #ifndef CAIRN_UTIL_ARENA_H
 #define CAIRN_UTIL_ARENA_H

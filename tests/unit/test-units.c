@@ -8,6 +8,7 @@
 
 #include "util/common.h"
 #include "util/units.h"
+#include "util/jsonutil.h"
 
 static void test_sizes(void **state)
 {
@@ -147,6 +148,30 @@ static void test_did_you_mean(void **state)
 	assert_int_equal(cairn_edit_distance("abc", "acb"), 1);
 }
 
+/* The streamed hash is the hash of the canonical text, whatever the key order. */
+static void test_json_hash(void **state)
+{
+	json_t *a = json_pack("{s:i, s:[s, {s:b}], s:s}", "z", 1, "a", "x", "k", 1, "m", "\u00e9${x}");
+	json_t *b = json_pack("{s:s, s:[s, {s:b}], s:i}", "m", "\u00e9${x}", "a", "x", "k", 1, "z", 1);
+	char ha[CAIRN_HASH_LEN], hb[CAIRN_HASH_LEN], hc[CAIRN_HASH_LEN];
+	char *canon = cairn_json_canonical(a);
+
+	(void)state;
+	cairn_json_hash(a, ha);
+	cairn_json_hash(b, hb);
+	cairn_hash_bytes(canon, strlen(canon), hc);
+	assert_string_equal(ha, hb);
+	assert_string_equal(ha, hc);
+	assert_int_equal(strncmp(ha, "b2:", 3), 0);
+	assert_int_equal(strlen(ha), CAIRN_HASH_LEN - 1);
+	json_object_set_new(b, "z", json_integer(2));
+	cairn_json_hash(b, hb);
+	assert_string_not_equal(ha, hb);
+	free(canon);
+	json_decref(a);
+	json_decref(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +182,7 @@ int main(void)
 		cmocka_unit_test(test_cidr),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_did_you_mean),
+		cmocka_unit_test(test_json_hash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
