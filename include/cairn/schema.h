@@ -146,7 +146,14 @@ const struct cairn_field *cairn_field_find(const struct cairn_field *table,
 const struct cairn_field *cairn_schema_field(enum cairn_kind k,
 					     const struct cairn_type_schema *t,
 					     const char *key);
-/* Field names of a table (plus the type's), NULL-terminated, for did-you-mean.
+/*
+ * Two tables as one: a's fields in order, each replaced by b's of the same
+ * name, then b's own; a key either marks UNUSED is left out.  NULL-
+ * terminated; the caller frees the array (not the fields).
+ */
+const struct cairn_field **cairn_fields_merge(const struct cairn_field *a,
+					     const struct cairn_field *b);
+/* The names of cairn_fields_merge(a, b), for did-you-mean and hints.
  * Caller frees the array (not the strings). */
 const char **cairn_field_names(const struct cairn_field *a, const struct cairn_field *b);
 

@@ -303,29 +303,42 @@ const struct cairn_field *cairn_schema_field(enum cairn_kind k,
 	return f ? f : cairn_field_find(cairn_schema_common(k), key);
 }
 
-const char **cairn_field_names(const struct cairn_field *a, const struct cairn_field *b)
+const struct cairn_field **cairn_fields_merge(const struct cairn_field *a,
+					     const struct cairn_field *b)
 {
 	size_t n = 0, i = 0;
-	const char **v;
+	const struct cairn_field **v;
 
 	for (const struct cairn_field *f = a; f && f->name; f++)
 		n++;
 	for (const struct cairn_field *f = b; f && f->name; f++)
 		n++;
 	v = xcalloc(n + 1, sizeof(*v));
-	/* a key either table marks UNUSED is not offered */
+	/* a key either table marks UNUSED is left out */
 	for (const struct cairn_field *f = a; f && f->name; f++) {
 		const struct cairn_field *o = cairn_field_find(b, f->name);
 
 		if (!(f->flags & CAIRN_FF_UNUSED) && !(o && (o->flags & CAIRN_FF_UNUSED)))
-			v[i++] = f->name;
+			v[i++] = o ? o : f;
 	}
-	for (const struct cairn_field *f = b; f && f->name; f++) {
-		const struct cairn_field *o = cairn_field_find(a, f->name);
-
-		if (!o && !(f->flags & CAIRN_FF_UNUSED))
-			v[i++] = f->name;
-	}
+	for (const struct cairn_field *f = b; f && f->name; f++)
+		if (!cairn_field_find(a, f->name) && !(f->flags & CAIRN_FF_UNUSED))
+			v[i++] = f;
 	v[i] = NULL;
+	return v;
+}
+
+const char **cairn_field_names(const struct cairn_field *a, const struct cairn_field *b)
+{
+	const struct cairn_field **f = cairn_fields_merge(a, b);
+	const char **v;
+	size_t n = 0;
+
+	while (f[n])
+		n++;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = f[i]->name;
+	free(f);
 	return v;
 }

@@ -38,28 +38,7 @@
 static const struct cairn_field **merged_fields(enum cairn_kind k,
 						const struct cairn_type_schema *t)
 {
-	const struct cairn_field *common = cairn_schema_common(k);
-	const struct cairn_field *own = cairn_schema_type_fields(t, k);
-	const struct cairn_field **v;
-	size_t n = 0, i = 0;
-
-	for (const struct cairn_field *f = common; f && f->name; f++)
-		n++;
-	for (const struct cairn_field *f = own; f && f->name; f++)
-		n++;
-	v = xcalloc(n + 1, sizeof(*v));
-	for (const struct cairn_field *f = common; f && f->name; f++) {
-		const struct cairn_field *o = cairn_field_find(own, f->name);
-
-		if (o && (o->flags & CAIRN_FF_UNUSED))
-			continue;
-		v[i++] = o ? o : f;
-	}
-	for (const struct cairn_field *f = own; f && f->name; f++)
-		if (!cairn_field_find(common, f->name))
-			v[i++] = f;
-	v[i] = NULL;
-	return v;
+	return cairn_fields_merge(cairn_schema_common(k), cairn_schema_type_fields(t, k));
 }
 
 /* ---- describing one field --------------------------------------------- */

@@ -13,22 +13,6 @@
 #include "util/jsonutil.h"
 #include "util/units.h"
 
-static void diag(struct loader *l, struct cairn_loc loc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void diag(struct loader *l, struct cairn_loc loc, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	cairn_diag_add(l->diags, CAIRN_SEV_ERROR, loc, "%s", msg);
-	free(msg);
-}
-
-#define hint(l, ...) cairn_diag_hint((l)->diags, __VA_ARGS__)
 
 static void hint_names(struct loader *l, enum cairn_kind kind, const char *name)
 {
@@ -43,19 +27,19 @@ static void hint_names(struct loader *l, enum cairn_kind kind, const char *name)
 			names[n++] = m->decls[i].name;
 		}
 	if (!n) {
-		hint(l, "the stack declares no %s", cairn_kind_section(kind));
+		spec_hint(l, "the stack declares no %s", cairn_kind_section(kind));
 		return;
 	}
 	names[n] = NULL;
 	best = cairn_did_you_mean(name, names);
 	if (best)
-		hint(l, "did you mean '%s'?", best);
+		spec_hint(l, "did you mean '%s'?", best);
 	else {
 		struct cairn_buf all = CAIRN_BUF_INIT;
 
 		for (size_t i = 0; i < n && i < 6; i++)
 			cairn_buf_addf(&all, "%s%s", i ? ", " : "", names[i]);
-		hint(l, "declared %s: %s%s", cairn_kind_section(kind), all.s, n > 6 ? ", ..." : "");
+		spec_hint(l, "declared %s: %s%s", cairn_kind_section(kind), all.s, n > 6 ? ", ..." : "");
 		cairn_buf_release(&all);
 	}
 	free(names);
@@ -84,14 +68,14 @@ static void check_ref(struct loader *l, const struct cairn_ref *r)
 	t = cairn_model_decl(m, r->kind, r->name);
 	if (!t) {
 		if (!strcmp(r->key, "via"))
-			diag(l, r->loc, "bastion '%s' of %s '%s' is not a node of this stack",
+			spec_diag(l, r->loc, "bastion '%s' of %s '%s' is not a node of this stack",
 			     r->name, cairn_kind_name(origin->kind), origin->name);
 		else if (r->expr)
-			diag(l, r->loc, "reference to unknown node '%s'", r->name);
+			spec_diag(l, r->loc, "reference to unknown node '%s'", r->name);
 		else
-			diag(l, r->loc, "unknown %s '%s'", cairn_kind_name(r->kind), r->name);
+			spec_diag(l, r->loc, "unknown %s '%s'", cairn_kind_name(r->kind), r->name);
 		if (r->kind == CAIRN_KIND_PROVIDER)
-			hint(l, "declare it under 'providers:', or name a provider type (cairn explain)");
+			spec_hint(l, "declare it under 'providers:', or name a provider type (cairn explain)");
 		else
 			hint_names(l, r->kind, r->name);
 		return;
@@ -99,18 +83,18 @@ static void check_ref(struct loader *l, const struct cairn_ref *r)
 	if (!r->expr || r->kind != CAIRN_KIND_NODE)
 		return;
 	if (r->index >= 0 && !t->counted) {
-		diag(l, r->loc, "node '%s' has no count: refer to it as ${node.%s.%s}",
+		spec_diag(l, r->loc, "node '%s' has no count: refer to it as ${node.%s.%s}",
 		     t->name, t->name, r->attr);
 	} else if (r->index == CAIRN_REF_NOINDEX && t->counted) {
-		diag(l, r->loc, "node '%s' has %d instances: say which one", t->name, t->count);
-		hint(l, "write ${node.%s[0].%s} for one, ${node.%s[*].%s} for all", t->name,
+		spec_diag(l, r->loc, "node '%s' has %d instances: say which one", t->name, t->count);
+		spec_hint(l, "write ${node.%s[0].%s} for one, ${node.%s[*].%s} for all", t->name,
 		     r->attr, t->name, r->attr);
 	} else if (r->index >= 0 && r->index >= t->count) {
 		if (t->count)
-			diag(l, r->loc, "index %d out of range: node '%s' has %d instance%s (0..%d)",
+			spec_diag(l, r->loc, "index %d out of range: node '%s' has %d instance%s (0..%d)",
 			     r->index, t->name, t->count, t->count == 1 ? "" : "s", t->count - 1);
 		else
-			diag(l, r->loc, "index %d out of range: node '%s' has no instances (count 0)",
+			spec_diag(l, r->loc, "index %d out of range: node '%s' has no instances (count 0)",
 			     r->index, t->name);
 	}
 }
@@ -138,7 +122,7 @@ static void check_counts(struct loader *l)
 				min = json_integer_value(jmin);
 				max = json_integer_value(jmax);
 				if (min > max && !range_follower(m, i)) {
-					diag(l, cairn_decl_field_loc(d, "scaling.min"),
+					spec_diag(l, cairn_decl_field_loc(d, "scaling.min"),
 					     "scaling min %lld is above max %lld for node '%s'",
 					     min, max, d->name);
 					max = min;
@@ -150,10 +134,10 @@ static void check_counts(struct loader *l)
 
 			d->count = (int)c;
 			if (scaling && (c < min || c > max) && !range_follower(m, i)) {
-				diag(l, cairn_decl_field_loc(d, "count"),
+				spec_diag(l, cairn_decl_field_loc(d, "count"),
 				     "count %lld of node '%s' is outside its scaling bounds %lld..%lld",
 				     c, d->name, min, max);
-				hint(l, "make count a value between scaling.min and scaling.max");
+				spec_hint(l, "make count a value between scaling.min and scaling.max");
 			}
 		} else if (scaling) {
 			d->count = (int)min;
@@ -176,10 +160,10 @@ static void check_images(struct loader *l)
 		n = !!cairn_ynode_get(d->yaml, "disk") + !!cairn_ynode_get(d->yaml, "kernel") +
 		    !!cairn_ynode_get(d->yaml, "builtin");
 		if (n == 0) {
-			diag(l, d->loc, "image '%s' says nothing to boot", d->name);
-			hint(l, "give one of disk: PATH, kernel: PATH (with initrd, cmdline) or builtin: tiny");
+			spec_diag(l, d->loc, "image '%s' says nothing to boot", d->name);
+			spec_hint(l, "give one of disk: PATH, kernel: PATH (with initrd, cmdline) or builtin: tiny");
 		} else if (n > 1) {
-			diag(l, d->loc, "image '%s' gives more than one of 'disk', 'kernel' and 'builtin'",
+			spec_diag(l, d->loc, "image '%s' gives more than one of 'disk', 'kernel' and 'builtin'",
 			     d->name);
 		}
 		if (!json_object_get(d->attrs, "kernel")) {
@@ -187,7 +171,7 @@ static void check_images(struct loader *l)
 
 			for (size_t k = 0; k < ARRAY_SIZE(extra); k++)
 				if (json_object_get(d->attrs, extra[k]))
-					diag(l, cairn_decl_field_loc(d, extra[k]),
+					spec_diag(l, cairn_decl_field_loc(d, extra[k]),
 					     "'%s' of image '%s' only goes with 'kernel'",
 					     extra[k], d->name);
 		}
@@ -213,10 +197,10 @@ static void check_networks(struct loader *l)
 			if (!ok[j] || !o->provider || !d->provider || strcmp(o->provider, d->provider))
 				continue;
 			if (cairn_cidr_overlap(&cidr[i], &cidr[j])) {
-				diag(l, cairn_decl_field_loc(d, "cidr"),
+				spec_diag(l, cairn_decl_field_loc(d, "cidr"),
 				     "network '%s' (%s) overlaps network '%s' (%s) on provider '%s'",
 				     d->name, c, o->name, cairn_json_str(o->attrs, "cidr"), d->provider);
-				hint(l, "networks of one provider need disjoint address ranges");
+				spec_hint(l, "networks of one provider need disjoint address ranges");
 			}
 		}
 	}
@@ -240,12 +224,12 @@ static void check_nodes(struct loader *l)
 		via = json_object_get(d->attrs, "ssh") ?
 		      cairn_json_str(json_object_get(d->attrs, "ssh"), "via") : NULL;
 		if (via && !strcmp(via, d->name) && !range_follower(m, i))
-			diag(l, cairn_decl_field_loc(d, "ssh.via"),
+			spec_diag(l, cairn_decl_field_loc(d, "ssh.via"),
 			     "node '%s' cannot be its own bastion", d->name);
 		/* static nodes pick a host by labels or name one: not both */
 		if (json_object_get(d->attrs, "match") && json_object_get(d->attrs, "address") &&
 		    !range_follower(m, i))
-			diag(l, cairn_decl_field_loc(d, "address"),
+			spec_diag(l, cairn_decl_field_loc(d, "address"),
 			     "node '%s' gives both 'match' and 'address'", d->name);
 		vols = json_object_get(d->attrs, "volumes");
 		json_array_foreach(vols, k, v) {
@@ -257,18 +241,18 @@ static void check_nodes(struct loader *l)
 				continue;
 			snprintf(path, sizeof(path), "volumes.%zu", k);
 			if (d->count > 1) {
-				diag(l, cairn_decl_field_loc(d, path),
+				spec_diag(l, cairn_decl_field_loc(d, path),
 				     "volume '%s' would be attached to all %d instances of node '%s'",
 				     name, d->count, d->name);
-				hint(l, "a volume belongs to one instance; declare one volume per instance");
+				spec_hint(l, "a volume belongs to one instance; declare one volume per instance");
 				continue;
 			}
 			prev = (uintptr_t)cairn_strmap_get(&owner, name);
 			if (prev && prev - 1 != i) {
-				diag(l, cairn_decl_field_loc(d, path),
+				spec_diag(l, cairn_decl_field_loc(d, path),
 				     "volume '%s' is already attached to node '%s'",
 				     name, m->decls[prev - 1].name);
-				hint(l, "a volume belongs to one instance");
+				spec_hint(l, "a volume belongs to one instance");
 				continue;
 			}
 			cairn_strmap_put(&owner, name, (void *)(uintptr_t)(i + 1));
@@ -366,13 +350,13 @@ static void check_cycles(struct loader *l, struct graph *g)
 					for (size_t k = pos[v]; k < sp; k++)
 						cairn_buf_addf(&path, "%s -> ", m->decls[stack[k]].name);
 					cairn_buf_addstr(&path, m->decls[v].name);
-					diag(l, e->loc, "dependency cycle: %s", path.s);
+					spec_diag(l, e->loc, "dependency cycle: %s", path.s);
 					if (u == v && !strcmp(e->key, "depends_on"))
-						hint(l, "a node cannot depend on itself");
+						spec_hint(l, "a node cannot depend on itself");
 					else if (u == v)
-						hint(l, "a node refers to itself with ${self.ATTR}");
+						spec_hint(l, "a node refers to itself with ${self.ATTR}");
 					else
-						hint(l, "remove one of these references or depends_on entries");
+						spec_hint(l, "remove one of these references or depends_on entries");
 					cairn_buf_release(&path);
 					reported++;
 				}

@@ -21,10 +21,8 @@ static const struct cairn_yaml_limits limits = {
 	CAIRN_SPEC_MAX_DEPTH, CAIRN_SPEC_MAX_NODES,
 };
 
-static void diag(struct loader *l, struct cairn_loc loc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
-static void diag(struct loader *l, struct cairn_loc loc, const char *fmt, ...)
+void spec_diag(struct loader *l, struct cairn_loc loc, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
@@ -35,8 +33,6 @@ static void diag(struct loader *l, struct cairn_loc loc, const char *fmt, ...)
 	cairn_diag_add(l->diags, CAIRN_SEV_ERROR, loc, "%s", msg);
 	free(msg);
 }
-
-#define hint(l, ...) cairn_diag_hint((l)->diags, __VA_ARGS__)
 
 /* ---- files ------------------------------------------------------------ */
 
@@ -54,13 +50,13 @@ static struct cairn_ynode *parse_text(struct loader *l, const char *path, char *
 			     l->diags, &root))
 		return NULL;
 	if (root->type == CAIRN_Y_SCALAR && root->null) {
-		diag(l, whole, "empty stack file: no YAML document in it");
+		spec_diag(l, whole, "empty stack file: no YAML document in it");
 		return NULL;
 	}
 	if (root->type != CAIRN_Y_MAP) {
-		diag(l, root->loc, "a stack file must be a mapping of sections, not %s",
+		spec_diag(l, root->loc, "a stack file must be a mapping of sections, not %s",
 		     cairn_ynode_describe(root));
-		hint(l, "start with 'stack: NAME', then sections such as 'nodes:'");
+		spec_hint(l, "start with 'stack: NAME', then sections such as 'nodes:'");
 		return NULL;
 	}
 	return root;
@@ -114,7 +110,7 @@ static void load_includes(struct loader *l, size_t fi)
 	if (!inc || (inc->type == CAIRN_Y_SCALAR && inc->null))
 		return;
 	if (inc->type == CAIRN_Y_MAP) {
-		diag(l, inc->loc, "'include' must be a list of files, not a mapping");
+		spec_diag(l, inc->loc, "'include' must be a list of files, not a mapping");
 		return;
 	}
 	for (size_t i = 0; i < (inc->type == CAIRN_Y_SEQ ? inc->n : 1); i++) {
@@ -125,12 +121,12 @@ static void load_includes(struct loader *l, size_t fi)
 		bool cycle = false;
 
 		if (y->type != CAIRN_Y_SCALAR || !y->len) {
-			diag(l, y->loc, "an include must be a file name, not %s",
+			spec_diag(l, y->loc, "an include must be a file name, not %s",
 			     cairn_ynode_describe(y));
 			continue;
 		}
 		if (depth + 1 > CAIRN_SPEC_MAX_INCLUDE_DEPTH) {
-			diag(l, y->loc, "includes nested deeper than %d levels",
+			spec_diag(l, y->loc, "includes nested deeper than %d levels",
 			     CAIRN_SPEC_MAX_INCLUDE_DEPTH);
 			return;
 		}
@@ -145,7 +141,7 @@ static void load_includes(struct loader *l, size_t fi)
 			free(b);
 		}
 		if (cycle) {
-			diag(l, y->loc, "'%s' is included more than once (or includes itself)", y->text);
+			spec_diag(l, y->loc, "'%s' is included more than once (or includes itself)", y->text);
 			free(path);
 			continue;
 		}
@@ -216,11 +212,11 @@ static void check_var_type(struct loader *l, const struct spec_var *v)
 	if (ok)
 		return;
 	if (y->type == CAIRN_Y_SCALAR)
-		diag(l, y->loc, "variable '%s' must be a %s, not '%s'", v->name, v->type, y->text);
+		spec_diag(l, y->loc, "variable '%s' must be a %s, not '%s'", v->name, v->type, y->text);
 	else
-		diag(l, y->loc, "variable '%s' must be a %s, not %s", v->name, v->type,
+		spec_diag(l, y->loc, "variable '%s' must be a %s, not %s", v->name, v->type,
 		     cairn_ynode_describe(y));
-	hint(l, "variable '%s' is declared with 'type: %s'", v->name, v->type);
+	spec_hint(l, "variable '%s' is declared with 'type: %s'", v->name, v->type);
 }
 
 /* Values of variables are plain data: no ${var...} inside them. */
@@ -235,9 +231,9 @@ static void check_var_value(struct loader *l, const struct cairn_ynode *y, int d
 		while ((p = strstr(p, "${")) != NULL && p > y->text && p[-1] == '$')
 			p += 2;
 		if (p) {
-			diag(l, cairn_ynode_loc_at(y, p - y->text),
+			spec_diag(l, cairn_ynode_loc_at(y, p - y->text),
 			     "a variable's value cannot hold references");
-			hint(l, "compose values where they are used: \"${var.a}-${node.db.ip}\"; write $${ for a literal ${");
+			spec_hint(l, "compose values where they are used: \"${var.a}-${node.db.ip}\"; write $${ for a literal ${");
 		}
 		return;
 	}
@@ -254,7 +250,7 @@ static void collect_vars(struct loader *l)
 		if (!sec || (sec->type == CAIRN_Y_SCALAR && sec->null))
 			continue;
 		if (sec->type != CAIRN_Y_MAP) {
-			diag(l, sec->loc, "'variables' must be a mapping of NAME: VALUE, not %s",
+			spec_diag(l, sec->loc, "'variables' must be a mapping of NAME: VALUE, not %s",
 			     cairn_ynode_describe(sec));
 			continue;
 		}
@@ -266,12 +262,12 @@ static void collect_vars(struct loader *l)
 
 			if (!cairn_name_valid(v.name, &why) &&
 			    !(strchr(v.name, '_') && isalpha((unsigned char)v.name[0]))) {
-				diag(l, p->key->loc, "invalid variable name '%s': %s", v.name, why);
+				spec_diag(l, p->key->loc, "invalid variable name '%s': %s", v.name, why);
 				continue;
 			}
 			if (old) {
-				diag(l, p->key->loc, "variable '%s' is declared twice", v.name);
-				hint(l, "first declared at %s:%d:%d", old->loc.file, old->loc.line,
+				spec_diag(l, p->key->loc, "variable '%s' is declared twice", v.name);
+				spec_hint(l, "first declared at %s:%d:%d", old->loc.file, old->loc.line,
 				     old->loc.col);
 				continue;
 			}
@@ -327,17 +323,17 @@ static void set_var(struct loader *l, const char *name, const struct cairn_ynode
 
 		if (!must_exist)
 			return;
-		diag(l, loc, "unknown variable '%s' given %s", name, how);
+		spec_diag(l, loc, "unknown variable '%s' given %s", name, how);
 		names = xcalloc(l->nvars + 1, sizeof(*names));
 		for (size_t i = 0; i < l->nvars; i++)
 			names[i] = l->vars[i].name;
 		m = cairn_did_you_mean(name, names);
 		if (m)
-			hint(l, "did you mean '%s'?", m);
+			spec_hint(l, "did you mean '%s'?", m);
 		else if (l->nvars)
-			hint(l, "the stack declares %zu variables; see its 'variables' section", l->nvars);
+			spec_hint(l, "the stack declares %zu variables; see its 'variables' section", l->nvars);
 		else
-			hint(l, "the stack declares no variables");
+			spec_hint(l, "the stack declares no variables");
 		free(names);
 		return;
 	}
@@ -376,7 +372,7 @@ static void apply_overrides(struct loader *l)
 		char *text;
 
 		if (cairn_buf_read_file(&b, opt->var_files[i], CAIRN_SPEC_MAX_BYTES, &err)) {
-			diag(l, (struct cairn_loc){ cmdline, 0, 0 }, "%s", err.message);
+			spec_diag(l, (struct cairn_loc){ cmdline, 0, 0 }, "%s", err.message);
 			cairn_error_release(&err);
 			cairn_buf_release(&b);
 			continue;
@@ -392,7 +388,7 @@ static void apply_overrides(struct loader *l)
 		if (root->type == CAIRN_Y_SCALAR && root->null)
 			continue;
 		if (root->type != CAIRN_Y_MAP) {
-			diag(l, root->loc, "a variables file must be a mapping of NAME: VALUE");
+			spec_diag(l, root->loc, "a variables file must be a mapping of NAME: VALUE");
 			continue;
 		}
 		for (size_t k = 0; k < root->n; k++)
@@ -404,7 +400,7 @@ static void apply_overrides(struct loader *l)
 		char *name;
 
 		if (!eq || eq == opt->vars[i]) {
-			diag(l, (struct cairn_loc){ cmdline, 0, 0 },
+			spec_diag(l, (struct cairn_loc){ cmdline, 0, 0 },
 			     "malformed --var '%s': expected NAME=VALUE", opt->vars[i]);
 			continue;
 		}
@@ -420,8 +416,8 @@ static void apply_overrides(struct loader *l)
 			((struct cairn_ynode *)v->value)->sensitive = true;
 		check_var_type(l, v);
 		if (!v->value) {
-			diag(l, v->loc, "variable '%s' has no value", v->name);
-			hint(l, "give it a default, or set it with --var %s=VALUE, --var-file or CAIRN_VAR_%s",
+			spec_diag(l, v->loc, "variable '%s' has no value", v->name);
+			spec_hint(l, "give it a default, or set it with --var %s=VALUE, --var-file or CAIRN_VAR_%s",
 			     v->name, v->name);
 		}
 	}
@@ -510,12 +506,12 @@ static void substitute_scalar(struct loader *l, struct cairn_ynode *y)
 
 				for (size_t i = 0; i < l->nvars; i++)
 					names[i] = l->vars[i].name;
-				diag(l, cairn_ynode_loc_at(y, p - s), "unknown variable '%s'", expr + 4);
+				spec_diag(l, cairn_ynode_loc_at(y, p - s), "unknown variable '%s'", expr + 4);
 				m = cairn_did_you_mean(expr + 4, names);
 				if (m)
-					hint(l, "did you mean '%s'?", m);
+					spec_hint(l, "did you mean '%s'?", m);
 				else
-					hint(l, "declare it under 'variables:'");
+					spec_hint(l, "declare it under 'variables:'");
 				free(names);
 			} else if (!v->value) {
 				/* reported once, at the declaration */
@@ -528,7 +524,7 @@ static void substitute_scalar(struct loader *l, struct cairn_ynode *y)
 			} else if (p == s && end[1] == '\0') {
 				whole_value = v->value;
 			} else {
-				diag(l, cairn_ynode_loc_at(y, p - s),
+				spec_diag(l, cairn_ynode_loc_at(y, p - s),
 				     "variable '%s' is %s and cannot be part of a string",
 				     v->name, cairn_ynode_describe(v->value));
 			}
@@ -577,7 +573,7 @@ static void substitute(struct loader *l, struct cairn_ynode *y)
 	case CAIRN_Y_MAP:
 		for (size_t i = 0; i < y->n; i++) {
 			if (wants_subst(y->pairs[i].key->text)) {
-				diag(l, y->pairs[i].key->loc, "a key cannot hold a reference");
+				spec_diag(l, y->pairs[i].key->loc, "a key cannot hold a reference");
 				continue;
 			}
 			substitute(l, y->pairs[i].value);
@@ -601,17 +597,17 @@ static void check_top(struct loader *l)
 			const char *m;
 
 			if (!cairn_field_find(cairn_stack_fields, key)) {
-				diag(l, p->key->loc, "unknown section '%s'", key);
+				spec_diag(l, p->key->loc, "unknown section '%s'", key);
 				m = cairn_did_you_mean(key, names);
 				if (m)
-					hint(l, "did you mean '%s'?", m);
+					spec_hint(l, "did you mean '%s'?", m);
 				else
-					hint(l, "sections are stack, description, include, variables, providers, plans, images, networks, volumes, pools, nodes, outputs");
+					spec_hint(l, "sections are stack, description, include, variables, providers, plans, images, networks, volumes, pools, nodes, outputs");
 				continue;
 			}
 			if (fi > 0 && (!strcmp(key, "stack") || !strcmp(key, "description"))) {
-				diag(l, p->key->loc, "'%s' may only be set in the root stack file", key);
-				hint(l, "this file is included by another");
+				spec_diag(l, p->key->loc, "'%s' may only be set in the root stack file", key);
+				spec_hint(l, "this file is included by another");
 				continue;
 			}
 		}
@@ -627,23 +623,23 @@ static void check_stack_name(struct loader *l)
 	const char *why = NULL;
 
 	if (!st) {
-		diag(l, root->loc, "the stack has no name: 'stack' is missing");
-		hint(l, "add 'stack: NAME' at the top, e.g. 'stack: demo'");
+		spec_diag(l, root->loc, "the stack has no name: 'stack' is missing");
+		spec_hint(l, "add 'stack: NAME' at the top, e.g. 'stack: demo'");
 		return;
 	}
 	if (st->type != CAIRN_Y_SCALAR || st->null) {
-		diag(l, st->loc, "'stack' must be a name, not %s", cairn_ynode_describe(st));
+		spec_diag(l, st->loc, "'stack' must be a name, not %s", cairn_ynode_describe(st));
 		return;
 	}
 	if (!cairn_name_valid(st->text, &why)) {
-		diag(l, st->loc, "invalid stack name '%s': %s", st->text, why);
+		spec_diag(l, st->loc, "invalid stack name '%s': %s", st->text, why);
 		return;
 	}
 	l->m->stack = xstrdup(st->text);
 	if (desc && desc->type == CAIRN_Y_SCALAR && !desc->null)
 		l->m->description = xstrdup(desc->text);
 	else if (desc && desc->type != CAIRN_Y_SCALAR)
-		diag(l, desc->loc, "'description' must be text, not %s", cairn_ynode_describe(desc));
+		spec_diag(l, desc->loc, "'description' must be text, not %s", cairn_ynode_describe(desc));
 }
 
 /* ---- declarations ------------------------------------------------------- */
@@ -690,8 +686,8 @@ static size_t add_decl(struct loader *l, enum cairn_kind kind, const char *name,
 	if (old) {
 		const struct cairn_decl *o = &m->decls[old - 1];
 
-		diag(l, loc, "%s '%s' is declared twice", cairn_kind_name(kind), name);
-		hint(l, "first declared at %s:%d:%d", o->loc.file, o->loc.line, o->loc.col);
+		spec_diag(l, loc, "%s '%s' is declared twice", cairn_kind_name(kind), name);
+		spec_hint(l, "first declared at %s:%d:%d", o->loc.file, o->loc.line, o->loc.col);
 		return SIZE_MAX;
 	}
 	ALLOC_GROW(m->decls, m->ndecls + 1, m->adecls);
@@ -745,7 +741,7 @@ static void declare_entry(struct loader *l, enum cairn_kind kind, const struct c
 
 	if (kind == CAIRN_KIND_OUTPUT) {
 		if (!cairn_name_valid(key, &why) && !strchr(key, '_')) {
-			diag(l, p->key->loc, "invalid output name '%s': %s", key, why);
+			spec_diag(l, p->key->loc, "invalid output name '%s': %s", key, why);
 			return;
 		}
 		add_decl(l, kind, key, p->key->loc, p->value);
@@ -753,20 +749,20 @@ static void declare_entry(struct loader *l, enum cairn_kind kind, const struct c
 	}
 	n = kind == CAIRN_KIND_NODE ? parse_range(key, &prefix, &start, &width) : 0;
 	if (n == -2) {
-		diag(l, p->key->loc, "range '%s' runs backwards", key);
-		hint(l, "write the lower number first, e.g. web[01-05]");
+		spec_diag(l, p->key->loc, "range '%s' runs backwards", key);
+		spec_hint(l, "write the lower number first, e.g. web[01-05]");
 		return;
 	}
 	if (n < 0 || (n == 0 && strchr(key, '['))) {
-		diag(l, p->key->loc, "malformed %s name '%s'", cairn_kind_name(kind), key);
-		hint(l, kind == CAIRN_KIND_NODE ? "a range is written NAME[FIRST-LAST], e.g. web[01-05]"
+		spec_diag(l, p->key->loc, "malformed %s name '%s'", cairn_kind_name(kind), key);
+		spec_hint(l, kind == CAIRN_KIND_NODE ? "a range is written NAME[FIRST-LAST], e.g. web[01-05]"
 						: "names are [a-z][a-z0-9-]*; only nodes take ranges");
 		return;
 	}
 	if (n == 0) {
 		if (!cairn_name_valid(key, &why)) {
-			diag(l, p->key->loc, "invalid %s name '%s': %s", cairn_kind_name(kind), key, why);
-			hint(l, "names are lowercase letters, digits and '-', starting with a letter, at most 63 long");
+			spec_diag(l, p->key->loc, "invalid %s name '%s': %s", cairn_kind_name(kind), key, why);
+			spec_hint(l, "names are lowercase letters, digits and '-', starting with a letter, at most 63 long");
 			return;
 		}
 		add_decl(l, kind, key, p->key->loc, p->value);
@@ -776,7 +772,7 @@ static void declare_entry(struct loader *l, enum cairn_kind kind, const struct c
 		char *name = xasprintf("%s%0*ld", prefix, width, start + i);
 
 		if (!cairn_name_valid(name, &why)) {
-			diag(l, p->key->loc, "invalid node name '%s' in range '%s': %s", name, key, why);
+			spec_diag(l, p->key->loc, "invalid node name '%s' in range '%s': %s", name, key, why);
 			free(name);
 			break;
 		}
@@ -798,7 +794,7 @@ static void declare_all(struct loader *l)
 			if (!sec || (sec->type == CAIRN_Y_SCALAR && sec->null))
 				continue;
 			if (sec->type != CAIRN_Y_MAP) {
-				diag(l, sec->loc, "'%s' must be a mapping of NAME: {...}, not %s",
+				spec_diag(l, sec->loc, "'%s' must be a mapping of NAME: {...}, not %s",
 				     cairn_kind_section(kind), cairn_ynode_describe(sec));
 				continue;
 			}
@@ -875,11 +871,11 @@ static ssize_t resolve_provider(struct loader *l, size_t di)
 	}
 	if (candidates == 1)
 		return found;
-	diag(l, d->loc, "%s '%s' needs a provider", cairn_kind_name(d->kind), d->name);
+	spec_diag(l, d->loc, "%s '%s' needs a provider", cairn_kind_name(d->kind), d->name);
 	if (candidates)
-		hint(l, "several providers could create it: set 'provider: NAME'");
+		spec_hint(l, "several providers could create it: set 'provider: NAME'");
 	else
-		hint(l, d->kind == CAIRN_KIND_NODE ?
+		spec_hint(l, d->kind == CAIRN_KIND_NODE ?
 			"declare one under 'providers:' (e.g. 'local: {type: process}'), or write 'provider: TYPE'" :
 			"declare a provider whose type creates %ss (e.g. 'kvm: {type: libvirt}'), or write 'provider: TYPE'",
 		     cairn_kind_name(d->kind));
@@ -896,7 +892,7 @@ static void decode_provider(struct loader *l, size_t di)
 				    .what = what, .dir = dir_for(l, d) };
 
 	if (d->yaml && d->yaml->type != CAIRN_Y_MAP) {
-		diag(l, d->yaml->loc, "%s must be a mapping with at least 'type', not %s",
+		spec_diag(l, d->yaml->loc, "%s must be a mapping with at least 'type', not %s",
 		     what, cairn_ynode_describe(d->yaml));
 		goto out;
 	}
@@ -905,11 +901,11 @@ static void decode_provider(struct loader *l, size_t di)
 		if (!t) {
 			const char *m = cairn_did_you_mean(ty->text, cairn_schema_type_names());
 
-			diag(l, ty->loc, "unknown provider type '%s'", ty->text);
+			spec_diag(l, ty->loc, "unknown provider type '%s'", ty->text);
 			if (m)
-				hint(l, "did you mean '%s'?", m);
+				spec_hint(l, "did you mean '%s'?", m);
 			else
-				hint(l, "cairn explain lists the provider types");
+				spec_hint(l, "cairn explain lists the provider types");
 		}
 	}
 	d->type = t;
@@ -962,7 +958,7 @@ static void decode_decl(struct loader *l, size_t di)
 			if (t && !(t->serves & (1u << d->kind))) {
 				const struct cairn_ynode *py = cairn_ynode_get(d->yaml, "provider");
 
-				diag(l, py ? py->loc : d->loc,
+				spec_diag(l, py ? py->loc : d->loc,
 				     "provider '%s' (type %s) cannot create %ss",
 				     d->provider, t->name, cairn_kind_name(d->kind));
 				t = NULL;
@@ -1090,7 +1086,7 @@ int cairn_spec_load_string(const char *name, const char *text, size_t len,
 	*out = NULL;
 	loader_init(&l, opt, sources, diags);
 	if (len > max) {
-		diag(&l, (struct cairn_loc){ cairn_sources_intern(sources, name), 0, 0 },
+		spec_diag(&l, (struct cairn_loc){ cairn_sources_intern(sources, name), 0, 0 },
 		     "too large (%zu bytes; the limit is %zu)", len, max);
 		l.parse_failed = true;
 		return finish(&l, out);

@@ -48,6 +48,11 @@ static inline bool loader_failed(const struct loader *l)
 	return l->diags->nerrors > l->errors_at_start;
 }
 
+/* An error in the user's text, and a hint for the error added last. */
+void spec_diag(struct loader *l, struct cairn_loc loc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define spec_hint(l, ...) cairn_diag_hint((l)->diags, __VA_ARGS__)
+
 /* expand.c: cross-checks, cycles, resources, order, the design. */
 void spec_check_and_expand(struct loader *l);
 
