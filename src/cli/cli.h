@@ -151,6 +151,8 @@ struct cairn_store *cli_store(struct cairn_cli *cli, struct cairn_error *err);
 /* --state, else $CAIRN_STATE, else the default location. */
 const char *cli_state_path(struct cairn_cli *cli);
 
+/* ---- stack files (load.c) ---------------------------------------------- */
+
 /* --var / --var-file values collected while parsing. */
 struct cli_spec_args {
 	const char **vars;
@@ -159,23 +161,30 @@ struct cli_spec_args {
 	size_t nfiles, afiles;
 };
 #define CLI_SPEC_ARGS_INIT { NULL, 0, 0, NULL, 0, 0 }
-/* Take OPT_VAR / OPT_VAR_FILE: 1 taken, 0 not ours, CLI_GETOPT_USAGE bad value. */
-int cli_spec_arg(struct cairn_cli *cli, struct cli_spec_args *a, int key, const char *arg);
-void cli_spec_options(const struct cli_spec_args *a, struct cairn_spec_options *out);
+
+/*
+ * cli_getopt() for the commands that load stack files (validate, plan,
+ * graph): --var and --var-file go into a, the command's other keys are
+ * returned.  After the last option it checks the operands (one stack file,
+ * or with many at least one) and returns -1 when they are right, optind
+ * then the first file.  A bad --var or operand is a usage error, printed:
+ * CLI_GETOPT_USAGE.
+ */
+int cli_spec_getopt(struct cairn_cli *cli, int argc, char **argv,
+		    struct cli_spec_args *a, bool many);
 void cli_spec_args_release(struct cli_spec_args *a);
 
 /*
- * The loader reports a root file it cannot read (missing, empty, binary,
- * too large) as a diagnostic without a location; attribute those to path,
- * so that they print as one line "path: error: ...".
- */
-void cli_diags_attribute(struct cairn_diags *d, struct cairn_sources *sources,
-			 const char *path);
-
-/*
- * Load a stack, printing its diagnostics (warnings too) to stderr.  Returns
+ * Load the stack in path with a's variables, its diagnostics into diags;
+ * the ones without a location (an unreadable, empty or binary file) are
+ * attributed to path, so that they print as "path: error: ...".  Returns
  * the model, or NULL when it is invalid.  The sources must outlive the model.
  */
+struct cairn_model *cli_spec_load(const char *path, const struct cli_spec_args *a,
+				  struct cairn_sources *sources,
+				  struct cairn_diags *diags);
+
+/* cli_spec_load(), printing the diagnostics (warnings too) to stderr. */
 struct cairn_model *cli_load(struct cairn_cli *cli, const char *path,
 			     const struct cli_spec_args *a,
 			     struct cairn_sources *sources);

@@ -29,20 +29,8 @@ int cmd_graph(struct cairn_cli *cli, int argc, char **argv)
 	struct cairn_model *m = NULL;
 	int c, status = CLI_EXIT_FAIL;
 
-	while ((c = cli_getopt(cli, argc, argv)) != -1) {
-		int r = c < 0 ? c : cli_spec_arg(cli, &va, c, optarg);
-
-		if (r != 1) {
-			status = cli_getopt_status(r == 0 ? CLI_GETOPT_USAGE : r);
-			goto out;
-		}
-	}
-	if (optind >= argc) {
-		status = cli_usage_error(cli, "no stack file given");
-		goto out;
-	}
-	if (argc - optind > 1) {
-		status = cli_usage_error(cli, "graph takes one stack file, not %d", argc - optind);
+	if ((c = cli_spec_getopt(cli, argc, argv, &va, false)) != -1) {
+		status = cli_getopt_status(c);
 		goto out;
 	}
 	m = cli_load(cli, argv[optind], &va, &sources);

@@ -21,9 +21,7 @@ int cmd_plan(struct cairn_cli *cli, int argc, char **argv)
 	size_t nrecs = 0;
 	int c, status = CLI_EXIT_FAIL;
 
-	while ((c = cli_getopt(cli, argc, argv)) != -1) {
-		int r;
-
+	while ((c = cli_spec_getopt(cli, argc, argv, &va, false)) != -1) {
 		switch (c) {
 		case 'o':
 			out_path = optarg;
@@ -32,20 +30,9 @@ int cmd_plan(struct cairn_cli *cli, int argc, char **argv)
 			detailed = true;
 			break;
 		default:
-			r = c < 0 ? c : cli_spec_arg(cli, &va, c, optarg);
-			if (r != 1) {
-				status = cli_getopt_status(r == 0 ? CLI_GETOPT_USAGE : r);
-				goto out;
-			}
+			status = cli_getopt_status(c);
+			goto out;
 		}
-	}
-	if (optind >= argc) {
-		status = cli_usage_error(cli, "no stack file given");
-		goto out;
-	}
-	if (argc - optind > 1) {
-		status = cli_usage_error(cli, "plan takes one stack file, not %d", argc - optind);
-		goto out;
 	}
 
 	m = cli_load(cli, argv[optind], &va, &sources);

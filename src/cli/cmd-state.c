@@ -101,10 +101,23 @@ static int parse_plain(struct cairn_cli *cli, int argc, char **argv, int min, in
 	return -1;
 }
 
-static int stack_missing(struct cairn_cli *cli, const char *stack)
+/* Read stack into *s; -1 with the error printed, "not found" for a missing one. */
+static int get_stack(struct cairn_cli *cli, struct cairn_store *st, const char *stack,
+		     struct cairn_stack_record *s)
 {
-	return cli_fail(cli, CAIRN_E_NOTFOUND, "stack '%s' not found in state %s",
-			stack, cli_state_path(cli));
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	int ret = 0;
+
+	if (cairn_store_stack_get(st, stack, s, &err) < 0) {
+		if (err.code == CAIRN_E_NOTFOUND)
+			cli_fail(cli, CAIRN_E_NOTFOUND, "stack '%s' not found in state %s",
+				 stack, cli_state_path(cli));
+		else
+			cli_error(cli, &err, NULL);
+		ret = -1;
+	}
+	cairn_error_release(&err);
+	return ret;
 }
 
 static json_t *stack_json(const struct cairn_stack_record *s)
@@ -215,22 +228,17 @@ static int state_show(struct cairn_cli *cli, int argc, char **argv)
 
 	if (status >= 0)
 		return status;
+	status = CLI_EXIT_FAIL;
 	stack = argv[optind];
 	st = cli_store(cli, &err);
-	if (!st)
-		goto fail;
-	if (cairn_store_stack_get(st, stack, &s, &err) < 0) {
-		if (err.code != CAIRN_E_NOTFOUND)
-			goto fail;
-		status = stack_missing(cli, stack);
+	if (!st || get_stack(cli, st, stack, &s) < 0)
 		goto out;
-	}
 	if (optind + 1 < argc) {
 		status = show_resource(cli, st, stack, argv[optind + 1]);
 		goto out;
 	}
 	if (cairn_store_resource_list(st, stack, &v, &n, &err) < 0)
-		goto fail;
+		goto out;
 	if (cli->json) {
 		json_t *a = json_array();
 
@@ -259,10 +267,9 @@ static int state_show(struct cairn_cli *cli, int argc, char **argv)
 		}
 	}
 	status = CLI_EXIT_OK;
-	goto out;
-fail:
-	status = cli_error(cli, &err, NULL);
 out:
+	if (cairn_error_isset(&err))
+		status = cli_error(cli, &err, NULL);
 	cairn_resource_record_list_free(v, n);
 	cairn_stack_record_release(&s);
 	cairn_error_release(&err);
@@ -273,8 +280,8 @@ out:
 static int write_json_file(const char *path, json_t *j, struct cairn_error *err)
 {
 	char *tmp = xasprintf("%s.tmp-XXXXXX", path);
-	FILE *f = NULL;
-	int fd, ret = -1;
+	FILE *f;
+	int fd, saved, ret = -1;
 
 	fd = mkstemp(tmp);
 	if (fd < 0) {
@@ -284,27 +291,18 @@ static int write_json_file(const char *path, json_t *j, struct cairn_error *err)
 	f = fdopen(fd, "w");
 	if (!f) {
 		close(fd);
-		cairn_error_set(err, CAIRN_E_IO, "cannot write '%s': %s", path, strerror(errno));
-		goto out_unlink;
-	}
-	if (json_dumpf(j, f, JSON_INDENT(2)) < 0 || fputc('\n', f) == EOF ||
-	    fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		cairn_error_set(err, CAIRN_E_IO, "cannot write '%s': %s", path, strerror(errno));
+	} else if (json_dumpf(j, f, JSON_INDENT(2)) < 0 || fputc('\n', f) == EOF ||
+		   fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		saved = errno;      /* the message says why writing failed */
 		fclose(f);
-		goto out_unlink;
+		errno = saved;
+	} else if (fclose(f) == 0 && rename(tmp, path) == 0) {
+		ret = 0;
 	}
-	if (fclose(f) != 0) {
+	if (ret < 0) {
 		cairn_error_set(err, CAIRN_E_IO, "cannot write '%s': %s", path, strerror(errno));
-		goto out_unlink;
+		unlink(tmp);
 	}
-	if (rename(tmp, path) < 0) {
-		cairn_error_set(err, CAIRN_E_IO, "cannot write '%s': %s", path, strerror(errno));
-		goto out_unlink;
-	}
-	ret = 0;
-	goto out;
-out_unlink:
-	unlink(tmp);
 out:
 	free(tmp);
 	return ret;
@@ -329,21 +327,12 @@ static int state_export(struct cairn_cli *cli, int argc, char **argv)
 	if (optind < argc)
 		stack = argv[optind];
 	st = cli_store(cli, &err);
-	if (!st)
-		goto fail;
-	if (stack) {
-		if (cairn_store_stack_get(st, stack, &s, &err) < 0) {
-			if (err.code != CAIRN_E_NOTFOUND)
-				goto fail;
-			status = stack_missing(cli, stack);
-			goto out;
-		}
-	}
-	if (cairn_store_export(st, stack, &doc, &err) < 0)
-		goto fail;
+	if (!st || (stack && get_stack(cli, st, stack, &s) < 0) ||
+	    cairn_store_export(st, stack, &doc, &err) < 0)
+		goto out;
 	if (out_path && strcmp(out_path, "-")) {
 		if (write_json_file(out_path, doc, &err) < 0)
-			goto fail;
+			goto out;
 		if (!cli->quiet)
 			fprintf(stderr, "Exported %s to '%s'.\n",
 				stack ? "the stack" : "the state", out_path);
@@ -351,10 +340,9 @@ static int state_export(struct cairn_cli *cli, int argc, char **argv)
 		cli_json_print(json_incref(doc), stdout);
 	}
 	status = CLI_EXIT_OK;
-	goto out;
-fail:
-	status = cli_error(cli, &err, NULL);
 out:
+	if (cairn_error_isset(&err))
+		status = cli_error(cli, &err, NULL);
 	json_decref(doc);
 	cairn_stack_record_release(&s);
 	cairn_error_release(&err);
@@ -373,18 +361,19 @@ static int state_import(struct cairn_cli *cli, int argc, char **argv)
 
 	if (status >= 0)
 		return status;
+	status = CLI_EXIT_FAIL;
 	path = argv[optind];
 	if (cairn_buf_read_file(&b, path, STATE_IMPORT_MAX, &err) < 0)
-		goto fail;
+		goto out;
 	doc = json_loadb(b.s, b.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc) {
-		status = cli_fail(cli, CAIRN_E_INVALID, "%s:%d:%d: invalid JSON: %s", path,
-				  jerr.line, jerr.column, jerr.text);
+		cairn_error_set(&err, CAIRN_E_INVALID, "%s:%d:%d: invalid JSON: %s", path,
+				jerr.line, jerr.column, jerr.text);
 		goto out;
 	}
 	st = cli_store(cli, &err);
 	if (!st || cairn_store_import(st, doc, &err) < 0)
-		goto fail;
+		goto out;
 	if (!cli->quiet) {
 		size_t n = json_array_size(json_object_get(doc, "stacks"));
 
@@ -392,10 +381,9 @@ static int state_import(struct cairn_cli *cli, int argc, char **argv)
 			cli_state_path(cli));
 	}
 	status = CLI_EXIT_OK;
-	goto out;
-fail:
-	status = cli_error(cli, &err, NULL);
 out:
+	if (cairn_error_isset(&err))
+		status = cli_error(cli, &err, NULL);
 	json_decref(doc);
 	cairn_buf_release(&b);
 	cairn_error_release(&err);

@@ -8,13 +8,9 @@ static bool validate_one(struct cairn_cli *cli, const char *path,
 {
 	struct cairn_sources sources = CAIRN_SOURCES_INIT;
 	struct cairn_diags diags = CAIRN_DIAGS_INIT;
-	struct cairn_spec_options opt;
-	struct cairn_model *m = NULL;
-	bool valid;
+	struct cairn_model *m = cli_spec_load(path, va, &sources, &diags);
+	bool valid = m != NULL;
 
-	cli_spec_options(va, &opt);
-	valid = cairn_spec_load(path, &opt, &sources, &diags, &m) == 0 && m;
-	cli_diags_attribute(&diags, &sources, path);
 	if (files) {
 		json_array_append_new(files, json_pack("{s:s, s:b, s:I, s:o}",
 			"file", path,
@@ -40,16 +36,8 @@ int cmd_validate(struct cairn_cli *cli, int argc, char **argv)
 	bool all_valid = true;
 	int c, status;
 
-	while ((c = cli_getopt(cli, argc, argv)) != -1) {
-		int r = c < 0 ? c : cli_spec_arg(cli, &va, c, optarg);
-
-		if (r != 1) {
-			status = cli_getopt_status(r == 0 ? CLI_GETOPT_USAGE : r);
-			goto out;
-		}
-	}
-	if (optind >= argc) {
-		status = cli_usage_error(cli, "no stack file given");
+	if ((c = cli_spec_getopt(cli, argc, argv, &va, true)) != -1) {
+		status = cli_getopt_status(c);
 		goto out;
 	}
 	if (cli->json)

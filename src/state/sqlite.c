@@ -212,32 +212,6 @@ static int exec(struct sqlite_store *s, const char *sql, struct cairn_error *err
 	return rc == SQLITE_OK ? 0 : db_error(s, rc, err);
 }
 
-/* The cached statement id, prepared on first use; NULL with err set. */
-static sqlite3_stmt *stmt(struct sqlite_store *s, enum stmt_id id,
-			  struct cairn_error *err)
-{
-	int rc;
-
-	if (!s->stmt[id]) {
-		rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
-					SQLITE_PREPARE_PERSISTENT, &s->stmt[id], NULL);
-		if (rc != SQLITE_OK) {
-			db_error(s, rc, err);
-			return NULL;
-		}
-	}
-	return s->stmt[id];
-}
-
-/* Make q reusable; it drops the bound values too.  NULL is fine. */
-static void stmt_done(sqlite3_stmt *q)
-{
-	if (!q)
-		return;
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
-}
-
 /*
  * Binding fails only for a wrong index or out of memory: a bug, or what
  * xmalloc would abort on anyway.
@@ -268,6 +242,41 @@ static void bind_json(sqlite3_stmt *q, int i, const json_t *v)
 	free(text);
 }
 
+/*
+ * The cached statement id, prepared on first use, with p1 and p2 bound to
+ * ?1 and ?2 unless NULL (each statement starts with its key: a name, or a
+ * stack and an address); the caller binds the rest.  A parameter left
+ * unbound is NULL, as stmt_done() leaves them.  NULL with err set.
+ */
+static sqlite3_stmt *stmt(struct sqlite_store *s, enum stmt_id id,
+			  const char *p1, const char *p2, struct cairn_error *err)
+{
+	int rc;
+
+	if (!s->stmt[id]) {
+		rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
+					SQLITE_PREPARE_PERSISTENT, &s->stmt[id], NULL);
+		if (rc != SQLITE_OK) {
+			db_error(s, rc, err);
+			return NULL;
+		}
+	}
+	if (p1)
+		bind_text(s->stmt[id], 1, p1);
+	if (p2)
+		bind_text(s->stmt[id], 2, p2);
+	return s->stmt[id];
+}
+
+/* Make q reusable; it drops the bound values too.  NULL is fine. */
+static void stmt_done(sqlite3_stmt *q)
+{
+	if (!q)
+		return;
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+}
+
 /* 1 for a row, 0 when done, -1 with err set. */
 static int step(struct sqlite_store *s, sqlite3_stmt *q, struct cairn_error *err)
 {
@@ -278,6 +287,27 @@ static int step(struct sqlite_store *s, sqlite3_stmt *q, struct cairn_error *err
 	if (rc == SQLITE_DONE)
 		return 0;
 	return db_error(s, rc, err);
+}
+
+/* Run a write statement already bound; *changes gets the rows it touched. */
+static int run(struct sqlite_store *s, sqlite3_stmt *q, int *changes,
+	       struct cairn_error *err)
+{
+	int rc = step(s, q, err);
+
+	if (changes)
+		*changes = rc < 0 ? 0 : sqlite3_changes(s->db);
+	stmt_done(q);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Run write statement id with only p1 and p2 bound (see stmt()). */
+static int run_keyed(struct sqlite_store *s, enum stmt_id id, const char *p1,
+		     const char *p2, int *changes, struct cairn_error *err)
+{
+	sqlite3_stmt *q = stmt(s, id, p1, p2, err);
+
+	return q ? run(s, q, changes, err) : -1;
 }
 
 static char *col_str(sqlite3_stmt *q, int i)
@@ -305,25 +335,102 @@ static int col_json(struct sqlite_store *s, sqlite3_stmt *q, int i,
 	return 0;
 }
 
-/* Run a statement that yields one integer (PRAGMAs, counts). */
+/*
+ * How to read one kind of record from a row: read fills the zeroed record
+ * at rec from q's current row (0, or -1 with err set and what it read left
+ * for release); release frees what the record holds.
+ */
+struct row_reader {
+	size_t size;
+	int (*read)(struct sqlite_store *s, sqlite3_stmt *q, void *rec,
+		    struct cairn_error *err);
+	void (*release)(void *rec);
+};
+
+/*
+ * Run query id with p1 and p2 bound (see stmt()) and read its first row
+ * into rec with rd, or (rd NULL) only look whether there is one.  1 for a
+ * row, 0 for none, -1 with err set and nothing left in rec.
+ */
+static int select_one(struct sqlite_store *s, enum stmt_id id, const char *p1,
+		      const char *p2, const struct row_reader *rd, void *rec,
+		      struct cairn_error *err)
+{
+	sqlite3_stmt *q = stmt(s, id, p1, p2, err);
+	int rc;
+
+	if (!q)
+		return -1;
+	rc = step(s, q, err);
+	if (rc > 0 && rd && rd->read(s, q, rec, err) < 0) {
+		rd->release(rec);
+		rc = -1;
+	}
+	stmt_done(q);
+	return rc;
+}
+
+/*
+ * Every row of query id with p1 bound, read with rd into a new array: *out
+ * (NULL when there are none) and its length *n, untouched on failure.
+ */
+static int select_all(struct sqlite_store *s, enum stmt_id id, const char *p1,
+		      const struct row_reader *rd, void **out, size_t *n,
+		      struct cairn_error *err)
+{
+	sqlite3_stmt *q = stmt(s, id, p1, NULL, err);
+	unsigned char *v = NULL;
+	size_t nr = 0, alloc = 0;
+	int rc;
+
+	if (!q)
+		return -1;
+	while ((rc = step(s, q, err)) > 0) {
+		ALLOC_GROW(v, (nr + 1) * rd->size, alloc);
+		memset(v + nr * rd->size, 0, rd->size);
+		if (rd->read(s, q, v + nr++ * rd->size, err) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	stmt_done(q);
+	if (rc < 0) {
+		for (size_t i = 0; i < nr; i++)
+			rd->release(v + i * rd->size);
+		free(v);
+		return -1;
+	}
+	*out = v;
+	*n = nr;
+	return 0;
+}
+
+/*
+ * Prepare sql (our own text without parameters: PRAGMAs, counts) into *q
+ * and step it once; the caller reads the row and finalizes *q, which may be
+ * NULL.  1 for a row, 0 for none, -1 with err set.
+ */
+static int query(struct sqlite_store *s, const char *sql, sqlite3_stmt **q,
+		 struct cairn_error *err)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, q, NULL);
+
+	if (rc != SQLITE_OK)
+		return db_error(s, rc, err);
+	return step(s, *q, err);
+}
+
+/* Run a query that yields one integer. */
 static int query_int(struct sqlite_store *s, const char *sql, int64_t *out,
 		     struct cairn_error *err)
 {
 	sqlite3_stmt *q = NULL;
-	int rc, ret = -1;
+	int rc = query(s, sql, &q, err);
 
-	rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
-	if (rc != SQLITE_OK) {
-		db_error(s, rc, err);
-		goto out;
-	}
-	if ((rc = step(s, q, err)) < 0)
-		goto out;
-	*out = rc ? sqlite3_column_int64(q, 0) : 0;
-	ret = 0;
-out:
+	if (rc >= 0)
+		*out = rc ? sqlite3_column_int64(q, 0) : 0;
 	sqlite3_finalize(q);
-	return ret;
+	return rc < 0 ? -1 : 0;
 }
 
 /* ---- transactions -------------------------------------------------------- */
@@ -418,49 +525,15 @@ static int finish(struct sqlite_store *s, int ret, bool changed,
 	return ret;
 }
 
-/* 0 when the stack exists; CAIRN_E_NOTFOUND or another error otherwise. */
-static int stack_must_exist(struct sqlite_store *s, const char *name,
-			    struct cairn_error *err)
-{
-	sqlite3_stmt *q = stmt(s, ST_STACK_EXISTS, err);
-	int rc;
-
-	if (!q)
-		return -1;
-	bind_text(q, 1, name);
-	rc = step(s, q, err);
-	stmt_done(q);
-	if (rc == 0)
-		return cairn_error_set(err, CAIRN_E_NOTFOUND,
-				       "stack '%s' does not exist", name);
-	return rc < 0 ? -1 : 0;
-}
-
-/* Run a write statement already bound; *changes gets the rows it touched. */
-static int run(struct sqlite_store *s, sqlite3_stmt *q, int *changes,
-	       struct cairn_error *err)
-{
-	int rc = step(s, q, err);
-
-	if (changes)
-		*changes = rc < 0 ? 0 : sqlite3_changes(s->db);
-	stmt_done(q);
-	return rc < 0 ? -1 : 0;
-}
-
 /* Set the stack's updated_at, and raise its serial when bump is set. */
 static int touch_stack(struct sqlite_store *s, const char *name, bool bump,
 		       struct cairn_error *err)
 {
-	sqlite3_stmt *q = stmt(s, bump ? ST_STACK_BUMP : ST_STACK_TOUCH, err);
 	char now[21];
 
-	if (!q)
-		return -1;
 	cairn_timestamp(now);
-	bind_text(q, 1, name);
-	bind_text(q, 2, now);
-	return run(s, q, NULL, err);
+	return run_keyed(s, bump ? ST_STACK_BUMP : ST_STACK_TOUCH, name, now,
+			 NULL, err);
 }
 
 /* ---- opening, migrating, closing ------------------------------------------ */
@@ -628,12 +701,9 @@ static int open_db(struct sqlite_store *s, const char *file, int oflags,
 	if (wal) {
 		/* journal_mode answers with the mode now in force: WAL can be
 		 * refused (some network file systems); carry on without it. */
-		rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &q, NULL);
-		if (rc != SQLITE_OK || (rc = sqlite3_step(q)) != SQLITE_ROW) {
-			db_error(s, rc, err);
+		if ((rc = query(s, "PRAGMA journal_mode = WAL", &q, err)) < 0)
 			goto out;
-		}
-		mode = (const char *)sqlite3_column_text(q, 0);
+		mode = rc ? (const char *)sqlite3_column_text(q, 0) : NULL;
 		if (!mode || strcmp(mode, "wal"))
 			cairn_warn("state store '%s' cannot use WAL, journal mode is %s",
 				   s->path, mode ? mode : "unknown");
@@ -720,8 +790,11 @@ static int sqlite_open(const char *path, unsigned flags, struct cairn_store **ou
 
 /* ---- stacks ---------------------------------------------------------- */
 
-static void read_stack(sqlite3_stmt *q, struct cairn_stack_record *r)
+static int read_stack(struct sqlite_store *s UNUSED, sqlite3_stmt *q, void *rec,
+		      struct cairn_error *err UNUSED)
 {
+	struct cairn_stack_record *r = rec;
+
 	r->name = col_str(q, 0);
 	r->lineage = col_str(q, 1);
 	r->serial = sqlite3_column_int64(q, 2);
@@ -729,27 +802,33 @@ static void read_stack(sqlite3_stmt *q, struct cairn_stack_record *r)
 	r->nresources = sqlite3_column_int64(q, 4);
 	r->created_at = col_str(q, 5);
 	r->updated_at = col_str(q, 6);
+	return 0;
 }
 
+static void release_stack(void *rec)
+{
+	cairn_stack_record_release(rec);
+}
+
+static const struct row_reader stack_reader = {
+	sizeof(struct cairn_stack_record), read_stack, release_stack,
+};
+
+/*
+ * Read stack name into out or, with out NULL, only check that it exists:
+ * CAIRN_E_NOTFOUND when it does not.
+ */
 static int sqlite_stack_get(struct cairn_store *st, const char *name,
 			    struct cairn_stack_record *out, struct cairn_error *err)
 {
 	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, ST_STACK_GET, err);
-	int rc, ret = -1;
+	int rc = out ? select_one(s, ST_STACK_GET, name, NULL, &stack_reader, out, err)
+		     : select_one(s, ST_STACK_EXISTS, name, NULL, NULL, NULL, err);
 
-	if (!q)
-		return -1;
-	bind_text(q, 1, name);
-	rc = step(s, q, err);
-	if (rc > 0) {
-		read_stack(q, out);
-		ret = 0;
-	} else if (!rc) {
-		cairn_error_set(err, CAIRN_E_NOTFOUND, "stack '%s' does not exist", name);
-	}
-	stmt_done(q);
-	return ret;
+	if (rc == 0)
+		return cairn_error_set(err, CAIRN_E_NOTFOUND,
+				       "stack '%s' does not exist", name);
+	return rc < 0 ? -1 : 0;
 }
 
 /* Insert a stack unless one of that name exists; *created says which. */
@@ -757,13 +836,11 @@ static int insert_stack(struct sqlite_store *s, const char *name,
 			const char *lineage, int64_t serial, const char *created_at,
 			const char *updated_at, bool *created, struct cairn_error *err)
 {
-	sqlite3_stmt *q = stmt(s, ST_STACK_INSERT, err);
+	sqlite3_stmt *q = stmt(s, ST_STACK_INSERT, name, lineage, err);
 	int changes;
 
 	if (!q)
 		return -1;
-	bind_text(q, 1, name);
-	bind_text(q, 2, lineage);
 	bind_int(q, 3, serial);
 	bind_text(q, 4, created_at);
 	bind_text(q, 5, updated_at);
@@ -801,26 +878,12 @@ out:
 static int sqlite_stack_list(struct cairn_store *st, struct cairn_stack_record **out,
 			     size_t *n, struct cairn_error *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, ST_STACK_LIST, err);
-	struct cairn_stack_record *v = NULL;
-	size_t nr = 0, alloc = 0;
-	int rc;
+	void *v;
 
-	if (!q)
+	if (select_all(to_sqlite(st), ST_STACK_LIST, NULL, &stack_reader, &v, n,
+		       err) < 0)
 		return -1;
-	while ((rc = step(s, q, err)) > 0) {
-		ALLOC_GROW(v, nr + 1, alloc);
-		memset(&v[nr], 0, sizeof(v[nr]));
-		read_stack(q, &v[nr++]);
-	}
-	stmt_done(q);
-	if (rc < 0) {
-		cairn_stack_record_list_free(v, nr);
-		return -1;
-	}
 	*out = v;
-	*n = nr;
 	return 0;
 }
 
@@ -828,15 +891,11 @@ static int sqlite_stack_delete(struct cairn_store *st, const char *name,
 			       struct cairn_error *err)
 {
 	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q;
 	int changes = 0, ret = -1;
 
 	if (sqlite_begin(st, err) < 0)
 		return -1;
-	if (!(q = stmt(s, ST_STACK_DELETE, err)))
-		goto out;
-	bind_text(q, 1, name);
-	if (run(s, q, &changes, err) < 0)
+	if (run_keyed(s, ST_STACK_DELETE, name, NULL, &changes, err) < 0)
 		goto out;
 	if (!changes) {
 		cairn_error_set(err, CAIRN_E_NOTFOUND, "stack '%s' does not exist", name);
@@ -853,17 +912,12 @@ static int sqlite_stack_restore(struct cairn_store *st,
 				struct cairn_error *err)
 {
 	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q;
-	bool created = false, changed = false;
+	bool created = false;
 	int ret = -1;
 
 	if (sqlite_begin(st, err) < 0)
 		return -1;
-	if (!(q = stmt(s, ST_STACK_DELETE, err)))
-		goto out;
-	bind_text(q, 1, rec->name);
-	changed = true;
-	if (run(s, q, NULL, err) < 0 ||
+	if (run_keyed(s, ST_STACK_DELETE, rec->name, NULL, NULL, err) < 0 ||
 	    insert_stack(s, rec->name, rec->lineage, rec->serial, rec->created_at,
 			 rec->updated_at, &created, err) < 0)
 		goto out;
@@ -871,29 +925,39 @@ static int sqlite_stack_restore(struct cairn_store *st,
 		BUG("stack '%s' still there after its deletion", rec->name);
 	ret = 0;
 out:
-	return finish(s, ret, changed, err);
+	return finish(s, ret, true, err);
 }
 
 /* ---- designs ----------------------------------------------------------- */
 
-static int read_design(struct sqlite_store *s, sqlite3_stmt *q,
-		       struct cairn_design_record *r, struct cairn_error *err)
+static int read_design(struct sqlite_store *s, sqlite3_stmt *q, void *rec,
+		       struct cairn_error *err)
 {
+	struct cairn_design_record *r = rec;
+
 	r->version = sqlite3_column_int64(q, 0);
 	r->hash = col_str(q, 1);
 	r->created_at = col_str(q, 3);
 	return col_json(s, q, 2, &r->body, err);
 }
 
+static void release_design(void *rec)
+{
+	cairn_design_record_release(rec);
+}
+
+static const struct row_reader design_reader = {
+	sizeof(struct cairn_design_record), read_design, release_design,
+};
+
 static int insert_design(struct sqlite_store *s, const char *stack,
 			 int64_t version, const char *hash, const json_t *body,
 			 const char *created_at, struct cairn_error *err)
 {
-	sqlite3_stmt *q = stmt(s, ST_DESIGN_INSERT, err);
+	sqlite3_stmt *q = stmt(s, ST_DESIGN_INSERT, stack, NULL, err);
 
 	if (!q)
 		return -1;
-	bind_text(q, 1, stack);
 	bind_int(q, 2, version);
 	bind_text(q, 3, hash);
 	bind_json(q, 4, body);
@@ -914,11 +978,10 @@ static int sqlite_design_put(struct cairn_store *st, const char *stack,
 
 	if (sqlite_begin(st, err) < 0)
 		return -1;
-	if (stack_must_exist(s, stack, err) < 0 ||
-	    !(q = stmt(s, ST_DESIGN_LATEST, err)))
+	if (sqlite_stack_get(st, stack, NULL, err) < 0 ||
+	    !(q = stmt(s, ST_DESIGN_LATEST, stack, NULL, err)))
 		goto out;
 	cairn_json_hash(design, hash);
-	bind_text(q, 1, stack);
 	rc = step(s, q, err);
 	if (rc > 0) {
 		latest = sqlite3_column_int64(q, 0);
@@ -947,18 +1010,16 @@ static int sqlite_design_get(struct cairn_store *st, const char *stack,
 			     json_t **out, struct cairn_error *err)
 {
 	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, ST_DESIGN_LATEST, err);
-	int rc, ret = -1;
+	struct cairn_design_record rec = { 0 };
+	int rc = select_one(s, ST_DESIGN_LATEST, stack, NULL, &design_reader, &rec, err);
 
-	if (!q)
+	*out = rec.body;
+	rec.body = NULL;
+	cairn_design_record_release(&rec);
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	if (sqlite_stack_get(st, stack, NULL, err) < 0)
 		return -1;
-	bind_text(q, 1, stack);
-	rc = step(s, q, err);
-	if (rc > 0)
-		ret = col_json(s, q, 2, out, err);
-	stmt_done(q);
-	if (rc || stack_must_exist(s, stack, err) < 0)
-		return ret;
 	return cairn_error_set(err, CAIRN_E_NOTFOUND,
 			       "stack '%s' has no design yet", stack);
 }
@@ -967,30 +1028,12 @@ static int sqlite_design_list(struct cairn_store *st, const char *stack,
 			      struct cairn_design_record **out, size_t *n,
 			      struct cairn_error *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, ST_DESIGN_LIST, err);
-	struct cairn_design_record *v = NULL;
-	size_t nr = 0, alloc = 0;
-	int rc;
+	void *v;
 
-	if (!q)
+	if (select_all(to_sqlite(st), ST_DESIGN_LIST, stack, &design_reader, &v, n,
+		       err) < 0)
 		return -1;
-	bind_text(q, 1, stack);
-	while ((rc = step(s, q, err)) > 0) {
-		ALLOC_GROW(v, nr + 1, alloc);
-		memset(&v[nr], 0, sizeof(v[nr]));
-		if (read_design(s, q, &v[nr++], err) < 0) {
-			rc = -1;
-			break;
-		}
-	}
-	stmt_done(q);
-	if (rc < 0) {
-		cairn_design_record_list_free(v, nr);
-		return -1;
-	}
 	*out = v;
-	*n = nr;
 	return 0;
 }
 
@@ -1010,9 +1053,10 @@ static int sqlite_design_restore(struct cairn_store *st, const char *stack,
 
 /* ---- resources --------------------------------------------------------- */
 
-static int read_resource(struct sqlite_store *s, sqlite3_stmt *q,
-			 struct cairn_resource_record *r, struct cairn_error *err)
+static int read_resource(struct sqlite_store *s, sqlite3_stmt *q, void *rec,
+			 struct cairn_error *err)
 {
+	struct cairn_resource_record *r = rec;
 	const char *status = (const char *)sqlite3_column_text(q, 8);
 	int code = cairn_resource_status_parse(status);
 
@@ -1035,34 +1079,25 @@ static int read_resource(struct sqlite_store *s, sqlite3_stmt *q,
 	return 0;
 }
 
+static void release_resource(void *rec)
+{
+	cairn_resource_record_release(rec);
+}
+
+static const struct row_reader resource_reader = {
+	sizeof(struct cairn_resource_record), read_resource, release_resource,
+};
+
 static int sqlite_resource_list(struct cairn_store *st, const char *stack,
 				struct cairn_resource_record **out, size_t *n,
 				struct cairn_error *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, ST_RESOURCE_LIST, err);
-	struct cairn_resource_record *v = NULL;
-	size_t nr = 0, alloc = 0;
-	int rc;
+	void *v;
 
-	if (!q)
+	if (select_all(to_sqlite(st), ST_RESOURCE_LIST, stack, &resource_reader,
+		       &v, n, err) < 0)
 		return -1;
-	bind_text(q, 1, stack);
-	while ((rc = step(s, q, err)) > 0) {
-		ALLOC_GROW(v, nr + 1, alloc);
-		memset(&v[nr], 0, sizeof(v[nr]));
-		if (read_resource(s, q, &v[nr++], err) < 0) {
-			rc = -1;
-			break;
-		}
-	}
-	stmt_done(q);
-	if (rc < 0) {
-		cairn_resource_record_list_free(v, nr);
-		return -1;
-	}
 	*out = v;
-	*n = nr;
 	return 0;
 }
 
@@ -1071,24 +1106,14 @@ static int sqlite_resource_get(struct cairn_store *st, const char *stack,
 			       struct cairn_resource_record *out,
 			       struct cairn_error *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, ST_RESOURCE_GET, err);
-	int rc, ret = -1;
+	int rc = select_one(to_sqlite(st), ST_RESOURCE_GET, stack, address,
+			    &resource_reader, out, err);
 
-	if (!q)
-		return -1;
-	bind_text(q, 1, stack);
-	bind_text(q, 2, address);
-	rc = step(s, q, err);
-	if (rc > 0)
-		ret = read_resource(s, q, out, err);
-	else if (!rc)
-		cairn_error_set(err, CAIRN_E_NOTFOUND,
-				"resource '%s' not found in stack '%s'", address, stack);
-	stmt_done(q);
-	if (ret < 0)
-		cairn_resource_record_release(out);
-	return ret;
+	if (rc == 0)
+		return cairn_error_set(err, CAIRN_E_NOTFOUND,
+				       "resource '%s' not found in stack '%s'",
+				       address, stack);
+	return rc < 0 ? -1 : 0;
 }
 
 /* Insert or replace r with the given timestamps (created_at is kept when
@@ -1098,15 +1123,13 @@ static int upsert_resource(struct sqlite_store *s, const char *stack,
 			   const char *created_at, const char *updated_at,
 			   struct cairn_error *err)
 {
-	sqlite3_stmt *q = stmt(s, ST_RESOURCE_UPSERT, err);
+	sqlite3_stmt *q = stmt(s, ST_RESOURCE_UPSERT, stack, r->address, err);
 	char hash[CAIRN_HASH_LEN];
 
 	if (!q)
 		return -1;
 	if (!r->desired_hash)
 		cairn_json_hash(r->desired, hash);
-	bind_text(q, 1, stack);
-	bind_text(q, 2, r->address);
 	bind_text(q, 3, r->kind);
 	bind_text(q, 4, r->type);
 	bind_text(q, 5, r->provider);
@@ -1131,7 +1154,7 @@ static int sqlite_resource_put(struct cairn_store *st, const char *stack,
 
 	if (sqlite_begin(st, err) < 0)
 		return -1;
-	if (stack_must_exist(s, stack, err) < 0)
+	if (sqlite_stack_get(st, stack, NULL, err) < 0)
 		goto out;
 	cairn_timestamp(now);
 	changed = true;
@@ -1147,16 +1170,11 @@ static int sqlite_resource_delete(struct cairn_store *st, const char *stack,
 				  const char *address, struct cairn_error *err)
 {
 	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q;
 	int changes = 0, ret = -1;
 
 	if (sqlite_begin(st, err) < 0)
 		return -1;
-	if (!(q = stmt(s, ST_RESOURCE_DELETE, err)))
-		goto out;
-	bind_text(q, 1, stack);
-	bind_text(q, 2, address);
-	if (run(s, q, &changes, err) < 0)
+	if (run_keyed(s, ST_RESOURCE_DELETE, stack, address, &changes, err) < 0)
 		goto out;
 	/* Deleting nothing writes nothing: the serial stays. */
 	if (changes && touch_stack(s, stack, true, err) < 0)
@@ -1181,60 +1199,50 @@ static int sqlite_resource_restore(struct cairn_store *st, const char *stack,
 
 /* ---- pools ------------------------------------------------------------- */
 
-static void read_pool(sqlite3_stmt *q, struct cairn_pool_record *r)
+static int read_pool(struct sqlite_store *s UNUSED, sqlite3_stmt *q, void *rec,
+		     struct cairn_error *err UNUSED)
 {
+	struct cairn_pool_record *r = rec;
+
 	r->name = col_str(q, 0);
 	r->description = col_str(q, 1);
 	r->stack = col_str(q, 2);
 	r->members = sqlite3_column_int64(q, 3);
 	r->created_at = col_str(q, 4);
+	return 0;
 }
+
+static void release_pool(void *rec)
+{
+	cairn_pool_record_release(rec);
+}
+
+static const struct row_reader pool_reader = {
+	sizeof(struct cairn_pool_record), read_pool, release_pool,
+};
 
 static int sqlite_pool_list(struct cairn_store *st, struct cairn_pool_record **out,
 			    size_t *n, struct cairn_error *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, ST_POOL_LIST, err);
-	struct cairn_pool_record *v = NULL;
-	size_t nr = 0, alloc = 0;
-	int rc;
+	void *v;
 
-	if (!q)
+	if (select_all(to_sqlite(st), ST_POOL_LIST, NULL, &pool_reader, &v, n,
+		       err) < 0)
 		return -1;
-	while ((rc = step(s, q, err)) > 0) {
-		ALLOC_GROW(v, nr + 1, alloc);
-		memset(&v[nr], 0, sizeof(v[nr]));
-		read_pool(q, &v[nr++]);
-	}
-	stmt_done(q);
-	if (rc < 0) {
-		cairn_pool_record_list_free(v, nr);
-		return -1;
-	}
 	*out = v;
-	*n = nr;
 	return 0;
 }
 
 static int sqlite_pool_get(struct cairn_store *st, const char *name,
 			   struct cairn_pool_record *out, struct cairn_error *err)
 {
-	struct sqlite_store *s = to_sqlite(st);
-	sqlite3_stmt *q = stmt(s, ST_POOL_GET, err);
-	int rc, ret = -1;
+	int rc = select_one(to_sqlite(st), ST_POOL_GET, name, NULL, &pool_reader,
+			    out, err);
 
-	if (!q)
-		return -1;
-	bind_text(q, 1, name);
-	rc = step(s, q, err);
-	if (rc > 0) {
-		read_pool(q, out);
-		ret = 0;
-	} else if (!rc) {
-		cairn_error_set(err, CAIRN_E_NOTFOUND, "pool '%s' does not exist", name);
-	}
-	stmt_done(q);
-	return ret;
+	if (rc == 0)
+		return cairn_error_set(err, CAIRN_E_NOTFOUND,
+				       "pool '%s' does not exist", name);
+	return rc < 0 ? -1 : 0;
 }
 
 static int write_pool(struct sqlite_store *s, enum stmt_id id, const char *name,
@@ -1246,10 +1254,8 @@ static int write_pool(struct sqlite_store *s, enum stmt_id id, const char *name,
 
 	if (sqlite_begin(&s->base, err) < 0)
 		return -1;
-	if (!(q = stmt(s, id, err)))
+	if (!(q = stmt(s, id, name, description, err)))
 		goto out;
-	bind_text(q, 1, name);
-	bind_text(q, 2, description);
 	bind_text(q, 3, stack);
 	bind_text(q, 4, created_at);
 	ret = run(s, q, NULL, err);
@@ -1281,7 +1287,6 @@ static int sqlite_pool_delete(struct cairn_store *st, const char *name,
 {
 	struct sqlite_store *s = to_sqlite(st);
 	struct cairn_pool_record pool = { 0 };
-	sqlite3_stmt *q;
 	int changes = 0, ret = -1;
 
 	if (sqlite_begin(st, err) < 0)
@@ -1295,10 +1300,7 @@ static int sqlite_pool_delete(struct cairn_store *st, const char *name,
 		cairn_error_hint(err, "destroy or move the resources in it first");
 		goto out;
 	}
-	if (!(q = stmt(s, ST_POOL_DELETE, err)))
-		goto out;
-	bind_text(q, 1, name);
-	if (run(s, q, &changes, err) < 0)
+	if (run_keyed(s, ST_POOL_DELETE, name, NULL, &changes, err) < 0)
 		goto out;
 	ret = 0;
 out:

@@ -153,6 +153,15 @@ static int check_writable(struct cairn_store *st, struct cairn_error *err)
 	return 0;
 }
 
+/* Hand e, a failure of ours, to the caller's err (which may be NULL). */
+static int pass_error(struct cairn_error *err, struct cairn_error *e)
+{
+	if (err)
+		cairn_error_move(err, e);
+	cairn_error_release(e);
+	return -1;
+}
+
 /* ---- transactions -------------------------------------------------------- */
 
 int cairn_store_begin(struct cairn_store *st, struct cairn_error *err)
@@ -213,12 +222,8 @@ int cairn_store_stack_ensure(struct cairn_store *st, const char *name,
 	/* Read-only: an existing stack is fine, a missing one cannot be made. */
 	if (!st->be->stack_get(st, name, out, &e))
 		return 0;
-	if (e.code != CAIRN_E_NOTFOUND) {
-		if (err)
-			cairn_error_move(err, &e);
-		cairn_error_release(&e);
-		return -1;
-	}
+	if (e.code != CAIRN_E_NOTFOUND)
+		return pass_error(err, &e);
 	cairn_error_release(&e);
 	return cairn_error_set(err, CAIRN_E_STATE,
 			       "cannot create stack '%s': state store '%s' is open read-only",
@@ -605,6 +610,14 @@ out:
  * is written, and every message names the thing it is about.
  */
 
+static int check_object(const json_t *v, const char *what, struct cairn_error *err)
+{
+	if (!json_is_object(v))
+		return cairn_error_set(err, CAIRN_E_INVALID,
+				       "invalid state document: %s is not an object", what);
+	return 0;
+}
+
 static const char *member_str(const json_t *o, const char *key, bool optional,
 			      const char *what, struct cairn_error *err)
 {
@@ -660,12 +673,8 @@ static int import_design(struct cairn_store *st, const char *stack,
 	const char *doc_hash, *created;
 	int ret = -1;
 
-	if (!json_is_object(d)) {
-		cairn_error_set(err, CAIRN_E_INVALID,
-				"invalid state document: %s is not an object", what);
-		goto out;
-	}
-	if (member_int(d, "version", 1, what, &rec.version, err) < 0 ||
+	if (check_object(d, what, err) < 0 ||
+	    member_int(d, "version", 1, what, &rec.version, err) < 0 ||
 	    !(doc_hash = member_str(d, "hash", false, what, err)) ||
 	    !(created = member_str(d, "created_at", false, what, err)))
 		goto out;
@@ -700,12 +709,8 @@ static int import_resource(struct cairn_store *st, const char *stack,
 	const char *status;
 	int code, ret = -1;
 
-	if (!json_is_object(r)) {
-		cairn_error_set(err, CAIRN_E_INVALID,
-				"invalid state document: %s is not an object", what);
-		goto out;
-	}
-	if (!(rec.address = (char *)member_str(r, "address", false, what, err)))
+	if (check_object(r, what, err) < 0 ||
+	    !(rec.address = (char *)member_str(r, "address", false, what, err)))
 		goto out;
 	free(what);
 	what = xasprintf("resource '%s' of stack '%s'", rec.address, stack);
@@ -749,12 +754,8 @@ static int import_stack(struct cairn_store *st, const json_t *s, size_t idx,
 	size_t i;
 	int ret = -1;
 
-	if (!json_is_object(s)) {
-		cairn_error_set(err, CAIRN_E_INVALID,
-				"invalid state document: %s is not an object", what);
-		goto out;
-	}
-	if (!(rec.name = (char *)member_str(s, "name", false, what, err)))
+	if (check_object(s, what, err) < 0 ||
+	    !(rec.name = (char *)member_str(s, "name", false, what, err)))
 		goto out;
 	free(what);
 	what = xasprintf("stack '%s'", rec.name);
@@ -789,12 +790,8 @@ static int import_pool(struct cairn_store *st, const json_t *p, size_t idx,
 	char *what = xasprintf("pool %zu", idx + 1);
 	int ret = -1;
 
-	if (!json_is_object(p)) {
-		cairn_error_set(err, CAIRN_E_INVALID,
-				"invalid state document: %s is not an object", what);
-		goto out;
-	}
-	if (!(rec.name = (char *)member_str(p, "name", false, what, err)))
+	if (check_object(p, what, err) < 0 ||
+	    !(rec.name = (char *)member_str(p, "name", false, what, err)))
 		goto out;
 	free(what);
 	what = xasprintf("pool '%s'", rec.name);
@@ -858,8 +855,5 @@ int cairn_store_import(struct cairn_store *st, const json_t *doc,
 		return -1;
 	if (!import_doc(st, doc, &e))
 		return 0;
-	if (err)
-		cairn_error_move(err, &e);
-	cairn_error_release(&e);
-	return -1;
+	return pass_error(err, &e);
 }
