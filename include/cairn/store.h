@@ -180,4 +180,125 @@ int cairn_store_export(struct cairn_store *st, const char *stack, json_t **out,
 int cairn_store_import(struct cairn_store *st, const json_t *doc,
 		       struct cairn_error *err);
 
+/* ---- the journal: intents (part 2) --------------------------------------
+ *
+ * Before every provider call the engine opens an intent (committed at once);
+ * after it, it writes the result and closes the intent.  Intents still open
+ * when a run starts are what a crash left behind: the engine asks the
+ * provider about each cairn id and adopts or forgets (docs/internals/journal.md).
+ */
+
+struct cairn_intent_record {
+	int64_t id;             /* assigned by intent_open */
+	char *stack;
+	char *address;
+	char *op;               /* "create", "update", "delete" */
+	char *kind, *type, *provider;
+	char *cairn_id;
+	int attempt;            /* 1 for the first try */
+	json_t *desired;        /* create/update: what was asked; may be NULL */
+	json_t *observed;       /* delete/update: what was known before; may be NULL */
+	char *created_at;
+};
+
+void cairn_intent_record_release(struct cairn_intent_record *r);
+void cairn_intent_record_list_free(struct cairn_intent_record *v, size_t n);
+/* Record an intent (stack must exist); *id receives its number. */
+int cairn_store_intent_open(struct cairn_store *st, const struct cairn_intent_record *in,
+			    int64_t *id, struct cairn_error *err);
+/* Close it: the call's outcome is recorded (or known not to matter). */
+int cairn_store_intent_close(struct cairn_store *st, int64_t id, struct cairn_error *err);
+/* The open intents of a stack (every stack when NULL), oldest first. */
+int cairn_store_intent_list(struct cairn_store *st, const char *stack,
+			    struct cairn_intent_record **out, size_t *n,
+			    struct cairn_error *err);
+
+/* ---- tasks: work that failed, to retry ------------------------------------ */
+
+struct cairn_task_record {
+	int64_t id;
+	char *stack;
+	char *address;
+	char *op;               /* "create", "update", "replace", "delete" */
+	char *status;           /* "failed", "blocked" (a dependency failed), "done" */
+	int attempts;
+	char *last_error;       /* may be NULL */
+	char *created_at, *updated_at;
+};
+
+void cairn_task_record_release(struct cairn_task_record *r);
+void cairn_task_record_list_free(struct cairn_task_record *v, size_t n);
+/* Insert or update by (stack, address): one task per resource.  *id may be NULL. */
+int cairn_store_task_put(struct cairn_store *st, const struct cairn_task_record *t,
+			 int64_t *id, struct cairn_error *err);
+int cairn_store_task_get(struct cairn_store *st, int64_t id, struct cairn_task_record *out,
+			 struct cairn_error *err);
+/* Tasks of a stack (all stacks when NULL), by id; only "failed"/"blocked" ones
+ * when unfinished is true. */
+int cairn_store_task_list(struct cairn_store *st, const char *stack, bool unfinished,
+			  struct cairn_task_record **out, size_t *n, struct cairn_error *err);
+/* Forget the task of (stack, address); a missing one is not an error. */
+int cairn_store_task_delete(struct cairn_store *st, const char *stack, const char *address,
+			    struct cairn_error *err);
+
+/* ---- the stack lock ------------------------------------------------------------
+ *
+ * One apply or destroy per stack: a lease with a holder, a fencing counter
+ * that rises on every acquisition, and an expiry the holder renews.  An
+ * expired lease may be taken by anyone.  Times are milliseconds since the
+ * epoch (CLOCK_REALTIME).
+ */
+
+struct cairn_lock_record {
+	char *stack;
+	char *holder;           /* "user@host pid 1234" */
+	int64_t fence;          /* rises by one on every acquisition */
+	int64_t acquired_ms;
+	int64_t expires_ms;
+};
+
+void cairn_lock_record_release(struct cairn_lock_record *r);
+/*
+ * Take the stack's lock for lease_ms (the stack must exist).  Held by
+ * another and not expired: CAIRN_E_CONFLICT, with *out describing the holder.
+ */
+int cairn_store_lock_acquire(struct cairn_store *st, const char *stack, const char *holder,
+			     int64_t lease_ms, struct cairn_lock_record *out,
+			     struct cairn_error *err);
+/* Extend our lease; CAIRN_E_CONFLICT when the fence moved (we lost it). */
+int cairn_store_lock_renew(struct cairn_store *st, const char *stack, int64_t fence,
+			   int64_t lease_ms, struct cairn_error *err);
+/* Give it back (only if the fence is still ours). */
+int cairn_store_lock_release(struct cairn_store *st, const char *stack, int64_t fence,
+			     struct cairn_error *err);
+/* The current lock, or CAIRN_E_NOTFOUND. */
+int cairn_store_lock_get(struct cairn_store *st, const char *stack,
+			 struct cairn_lock_record *out, struct cairn_error *err);
+/* Remove whatever lock the stack has (cairn state unlock); recorded as an event. */
+int cairn_store_lock_force(struct cairn_store *st, const char *stack, const char *by,
+			   struct cairn_error *err);
+
+/* ---- events and outputs ------------------------------------------------------ */
+
+/* Append an event (audit trail, live stream): kind "apply.start", "lock.forced"... */
+int cairn_store_event_add(struct cairn_store *st, const char *stack, const char *kind,
+			  const json_t *data, struct cairn_error *err);
+/* Events of a stack after id since, oldest first: [{"id","time","kind","data"}]. */
+int cairn_store_event_list(struct cairn_store *st, const char *stack, int64_t since,
+			   json_t **out, struct cairn_error *err);
+/* The stack's evaluated outputs (an object), replaced as a whole. */
+int cairn_store_outputs_put(struct cairn_store *st, const char *stack, const json_t *outputs,
+			    struct cairn_error *err);
+int cairn_store_outputs_get(struct cairn_store *st, const char *stack, json_t **out,
+			    struct cairn_error *err);
+
+/* ---- registered plugins ------------------------------------------------------- */
+
+/* cairn provider add NAME PATH: a plugin type and its executable. */
+int cairn_store_plugin_put(struct cairn_store *st, const char *type, const char *path,
+			   struct cairn_error *err);
+int cairn_store_plugin_delete(struct cairn_store *st, const char *type, struct cairn_error *err);
+/* {"TYPE": "PATH", ...} */
+int cairn_store_plugin_list(struct cairn_store *st, json_t **out, struct cairn_error *err);
+
 #endif

@@ -1,0 +1,127 @@
+/*
+ * provider.h - the interface every provider driver implements, and the one
+ * the engine calls.
+ *
+ * A driver is a table of operations (struct cairn_provider_driver), after
+ * libvirt's driver-hypervisor.h: each operation a named function-pointer
+ * type, documented below, then the table, then which members are
+ * mandatory.  Drivers register once (cairn_provider_driver_register());
+ * the engine never calls a table member itself but goes through the
+ * dispatch functions at the end of this file, which check arguments, answer
+ * CAIRN_E_UNSUPPORTED for empty optional slots and finalise errors.
+ *
+ * Every call about a resource is keyed by a cairn id, a UUID chosen by cairn
+ * before the call (and journalled) that the driver stamps on the real object,
+ * so the object can always be found again: by read() after a crash, by list()
+ * when looking for orphans.  Calls are idempotent: create() of an existing
+ * cairn id returns the existing object; delete() of an absent one succeeds.
+ *
+ * Errors: a driver sets err with CAIRN_E_RETRYABLE for failures worth
+ * retrying (timeouts, locks, a plugin that died), CAIRN_E_PERMANENT for the
+ * rest, CAIRN_E_NOTFOUND from read() for an object that does not exist.
+ *
+ * Threads: the engine calls one open provider from several threads at once
+ * (up to its parallelism); a driver serialises internally if it must.
+ *
+ * Ownership: requests and their JSON are borrowed for the call; JSON a call
+ * returns (*observed, *objects) belongs to the caller.
+ */
+#ifndef CAIRN_PROVIDERS_PROVIDER_H
+#define CAIRN_PROVIDERS_PROVIDER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "cairn/error.h"
+#include "cairn/schema.h"
+
+/* How a provider instance of a stack is opened. */
+struct cairn_provider_config {
+	const char *stack;          /* stack name */
+	const char *name;           /* provider instance name: "local" */
+	const char *type;           /* provider type: "process" */
+	const json_t *config;       /* the providers.NAME attributes (decoded) */
+	const char *state_dir;      /* a directory the driver may keep files in */
+	const char *plugin_path;    /* external drivers: the executable */
+};
+
+/* What one call is about. */
+struct cairn_provider_req {
+	const char *stack;
+	const char *address;        /* "node.web[2]" */
+	enum cairn_kind kind;
+	const char *cairn_id;
+	const json_t *desired;      /* create, update; else NULL */
+	const json_t *observed;     /* read, update, delete: the last known, may be NULL */
+};
+
+/* Start talking to the provider; *priv is handed to every later call. */
+typedef int cairn_provider_open_fn(const struct cairn_provider_config *cfg, void **priv,
+				   struct cairn_error *err);
+/* Release what open() made (stop a plugin process).  Never fails. */
+typedef void cairn_provider_close_fn(void *priv);
+/* Make the object; *observed describes it. */
+typedef int cairn_provider_create_fn(void *priv, const struct cairn_provider_req *req,
+				     json_t **observed, struct cairn_error *err);
+/* Look the object up by cairn id: *observed, or CAIRN_E_NOTFOUND. */
+typedef int cairn_provider_read_fn(void *priv, const struct cairn_provider_req *req,
+				   json_t **observed, struct cairn_error *err);
+/* Change the object in place (optional: without it, changes replace). */
+typedef int cairn_provider_update_fn(void *priv, const struct cairn_provider_req *req,
+				     json_t **observed, struct cairn_error *err);
+/* Remove the object; an absent one is success. */
+typedef int cairn_provider_delete_fn(void *priv, const struct cairn_provider_req *req,
+				     struct cairn_error *err);
+/* Every object carrying the stack's tag: a JSON array of
+ * {"cairn_id", "address", "kind", "observed"}. */
+typedef int cairn_provider_list_fn(void *priv, const char *stack, json_t **objects,
+				   struct cairn_error *err);
+
+struct cairn_provider_driver {
+	const char *name;                   /* the type it serves: "process", "test" */
+	cairn_provider_open_fn *open;       /* mandatory */
+	cairn_provider_close_fn *close;     /* mandatory */
+	cairn_provider_create_fn *create;   /* mandatory */
+	cairn_provider_read_fn *read;       /* mandatory */
+	cairn_provider_update_fn *update;   /* optional */
+	cairn_provider_delete_fn *delete;   /* mandatory */
+	cairn_provider_list_fn *list;       /* mandatory */
+};
+
+/* Refuses a second driver of one name and a table missing a mandatory member. */
+int cairn_provider_driver_register(const struct cairn_provider_driver *d,
+				   struct cairn_error *err);
+/* The driver for a type, or NULL.  The external-plugin driver ("exec") serves
+ * every type that resolves to a plugin executable (cairn_plugin_find()). */
+const struct cairn_provider_driver *cairn_provider_driver_lookup(const char *type);
+
+/*
+ * Where the executable of a plugin type is: a registered path (cairn provider
+ * add), $CAIRN_PLUGIN_PATH (colon-separated directories holding
+ * cairn-provider-TYPE), the build tree's plugins/ next to the running binary,
+ * then LIBEXECDIR/cairn.  Caller frees; NULL when none.
+ */
+char *cairn_plugin_find(const char *type);
+
+/* ---- dispatch: what the engine calls ------------------------------------ */
+
+struct cairn_provider;      /* an open provider instance */
+
+int cairn_provider_open(const struct cairn_provider_config *cfg,
+			struct cairn_provider **out, struct cairn_error *err);
+void cairn_provider_close(struct cairn_provider *p);
+const char *cairn_provider_name(const struct cairn_provider *p);
+bool cairn_provider_can_update(const struct cairn_provider *p);
+
+int cairn_provider_create(struct cairn_provider *p, const struct cairn_provider_req *req,
+			  json_t **observed, struct cairn_error *err);
+int cairn_provider_read(struct cairn_provider *p, const struct cairn_provider_req *req,
+			json_t **observed, struct cairn_error *err);
+int cairn_provider_update(struct cairn_provider *p, const struct cairn_provider_req *req,
+			  json_t **observed, struct cairn_error *err);
+int cairn_provider_delete(struct cairn_provider *p, const struct cairn_provider_req *req,
+			  struct cairn_error *err);
+int cairn_provider_list(struct cairn_provider *p, const char *stack, json_t **objects,
+			struct cairn_error *err);
+
+#endif
