@@ -1,0 +1,625 @@
+/*
+ * apply.c - the executor: a parallel walk of the plan's graph with a
+ * journal entry around every provider call.
+ *
+ * The main thread holds the stack lock and renews it; workers take ready
+ * jobs from a queue (respecting each provider's parallelism), run them and
+ * release their dependents.  A job that fails blocks only its dependents.
+ * Every provider call is bracketed by an intent in the store (see
+ * journal.c): opened before, closed together with the result after.
+ */
+#include "util/common.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/engine-priv.h"
+#include "util/clock.h"
+#include "util/failpoint.h"
+#include "util/jsonutil.h"
+#include "util/strmap.h"
+
+enum job_state { JOB_WAITING, JOB_READY, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_BLOCKED,
+		 JOB_SKIPPED };
+
+struct job {
+	enum cairn_action action;
+	char *address;
+	enum cairn_kind kind;
+	const char *type, *provider;
+	json_t *desired;                    /* the model's (unresolved); NULL for delete */
+	const char *desired_hash;
+	struct cairn_resource_record *old;  /* the stored record, or NULL */
+	struct eprov *prov;
+	size_t *dependents, ndependents, adependents;
+	size_t pending;                     /* dependencies not done yet */
+	enum job_state state;
+	int64_t started_ms;
+	bool working_said;
+};
+
+struct engine {
+	struct eng base;                    /* store, opts, providers (engine-priv.h) */
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	struct job *jobs;
+	size_t njobs;
+	size_t *queue, nqueue, aqueue;      /* ready job indices, FIFO */
+	size_t remaining, running;
+	bool stop;
+	struct cairn_engine_result *res;
+};
+
+/* ---- the live index of records (for references) ------------------------- */
+
+static const struct cairn_resource_record *lookup(void *ctx, const char *address)
+{
+	struct eng *e = ctx;
+
+	return cairn_strmap_get(&e->known, address);
+}
+
+/* ---- jobs ----------------------------------------------------------------- */
+
+static void emit_job(struct engine *en, const char *event, const struct job *j,
+		     const char *error, int attempt)
+{
+	json_t *ev;
+
+	if (!en->base.opts->event)
+		return;
+	ev = json_pack("{s:s, s:s, s:s}", "event", event, "address", j->address,
+		       "op", cairn_action_name(j->action));
+	if (j->started_ms)
+		json_object_set_new(ev, "elapsed_ms", json_integer(cairn_now_ms() - j->started_ms));
+	if (error)
+		json_object_set_new(ev, "error", json_string(error));
+	if (attempt)
+		json_object_set_new(ev, "attempt", json_integer(attempt));
+	eng_emit(&en->base, ev);
+	json_decref(ev);
+}
+
+/* The desired attributes with references filled in from what exists now. */
+static json_t *resolved_desired(struct engine *en, const struct job *j)
+{
+	struct cairn_resource_record self = { .address = j->address, .desired = j->desired };
+	json_t *out;
+
+	pthread_mutex_lock(&en->mu);
+	out = cairn_engine_resolve_with(j->desired, lookup, &en->base, &self);
+	pthread_mutex_unlock(&en->mu);
+	return out;
+}
+
+/* Remember a record for later references (under en->mu). */
+static void remember(struct engine *en, const struct cairn_resource_record *r)
+{
+	struct cairn_resource_record *copy = xcalloc(1, sizeof(*copy));
+
+	copy->address = xstrdup(r->address);
+	copy->kind = r->kind ? xstrdup(r->kind) : NULL;
+	copy->type = r->type ? xstrdup(r->type) : NULL;
+	copy->provider = r->provider ? xstrdup(r->provider) : NULL;
+	copy->cairn_id = r->cairn_id ? xstrdup(r->cairn_id) : NULL;
+	copy->desired = json_incref(r->desired);
+	copy->observed = json_incref(r->observed);
+	eng_known_put(&en->base, copy);
+}
+
+static int run_create(struct engine *en, struct job *j, struct cairn_error *err)
+{
+	char id[37];
+	json_t *want = resolved_desired(en, j);
+	struct cairn_resource_record rec = { 0 };
+	int ret;
+
+	cairn_uuid(id);
+	rec.address = j->address;
+	rec.kind = (char *)cairn_kind_name(j->kind);
+	rec.type = (char *)j->type;
+	rec.provider = (char *)j->provider;
+	rec.cairn_id = id;
+	rec.desired = j->desired;
+	rec.desired_hash = (char *)j->desired_hash;
+	ret = eng_call(&en->base, j->prov, "create", &rec, want, NULL, &rec.observed, err);
+	if (!ret) {
+		pthread_mutex_lock(&en->mu);
+		remember(en, &rec);
+		pthread_mutex_unlock(&en->mu);
+	}
+	json_decref(rec.observed);
+	json_decref(want);
+	return ret;
+}
+
+static int run_delete(struct engine *en, struct job *j, struct cairn_error *err)
+{
+	return eng_call(&en->base, j->prov, "delete", j->old, NULL, j->old->observed, NULL, err);
+}
+
+static int run_update(struct engine *en, struct job *j, struct cairn_error *err)
+{
+	json_t *want = resolved_desired(en, j);
+	struct cairn_resource_record rec = *j->old;
+	int ret;
+
+	rec.desired = j->desired;
+	rec.desired_hash = (char *)j->desired_hash;
+	rec.observed = NULL;
+	ret = eng_call(&en->base, j->prov, "update", &rec, want, j->old->observed,
+		       &rec.observed, err);
+	if (!ret) {
+		pthread_mutex_lock(&en->mu);
+		remember(en, &rec);
+		pthread_mutex_unlock(&en->mu);
+	}
+	json_decref(rec.observed);
+	json_decref(want);
+	return ret;
+}
+
+static int run_job(struct engine *en, struct job *j, struct cairn_error *err)
+{
+	switch (j->action) {
+	case CAIRN_ACTION_CREATE:
+		return run_create(en, j, err);
+	case CAIRN_ACTION_UPDATE:
+		if (j->prov && eng_can_update(j->prov))
+			return run_update(en, j, err);
+		/* no update in place: replace */
+		/* fall through */
+	case CAIRN_ACTION_REPLACE:
+		if (j->old && run_delete(en, j, err))
+			return -1;
+		return run_create(en, j, err);
+	case CAIRN_ACTION_DELETE:
+		return run_delete(en, j, err);
+	default:
+		return 0;
+	}
+}
+
+/* ---- scheduling -------------------------------------------------------------- */
+
+static void block_dependents(struct engine *en, size_t ji)
+{
+	struct job *j = &en->jobs[ji];
+
+	for (size_t k = 0; k < j->ndependents; k++) {
+		struct job *d = &en->jobs[j->dependents[k]];
+
+		if (d->state != JOB_WAITING && d->state != JOB_READY)
+			continue;
+		d->state = JOB_BLOCKED;
+		en->remaining--;
+		en->res->blocked++;
+		eng_task(&en->base, d->address, cairn_action_name(d->action), "blocked", 0,
+			 "a resource it depends on failed");
+		emit_job(en, "blocked", d, NULL, 0);
+		block_dependents(en, j->dependents[k]);
+	}
+}
+
+static void count_done(struct engine *en, const struct job *j)
+{
+	switch (j->action) {
+	case CAIRN_ACTION_CREATE: en->res->created++; break;
+	case CAIRN_ACTION_UPDATE: en->res->updated++; break;
+	case CAIRN_ACTION_REPLACE: en->res->replaced++; break;
+	case CAIRN_ACTION_DELETE: en->res->deleted++; break;
+	default: break;
+	}
+}
+
+/* Take the first ready job whose provider has room (under en->mu). */
+static ssize_t take_job(struct engine *en)
+{
+	for (size_t q = 0; q < en->nqueue; q++) {
+		struct job *j = &en->jobs[en->queue[q]];
+		size_t ji = en->queue[q];
+
+		if (j->prov && j->prov->running >= j->prov->limit)
+			continue;
+		memmove(en->queue + q, en->queue + q + 1, (en->nqueue - q - 1) * sizeof(*en->queue));
+		en->nqueue--;
+		return (ssize_t)ji;
+	}
+	return -1;
+}
+
+static void *worker(void *arg)
+{
+	struct engine *en = arg;
+
+	pthread_mutex_lock(&en->mu);
+	for (;;) {
+		ssize_t ji = -1;
+		struct job *j;
+		struct cairn_error err = CAIRN_ERROR_INIT;
+		int r;
+
+		while (!en->stop && (ji = take_job(en)) < 0)
+			pthread_cond_wait(&en->work, &en->mu);
+		if (en->stop)
+			break;
+		j = &en->jobs[ji];
+		j->state = JOB_RUNNING;
+		j->started_ms = cairn_now_ms();
+		if (j->prov)
+			j->prov->running++;
+		en->running++;
+		pthread_mutex_unlock(&en->mu);
+
+		emit_job(en, "start", j, NULL, 0);
+		r = run_job(en, j, &err);
+
+		pthread_mutex_lock(&en->mu);
+		if (j->prov)
+			j->prov->running--;
+		en->running--;
+		en->remaining--;
+		if (r) {
+			j->state = JOB_FAILED;
+			en->res->failed++;
+			pthread_mutex_unlock(&en->mu);
+			emit_job(en, "failed", j, err.message, 0);
+			pthread_mutex_lock(&en->mu);
+			block_dependents(en, ji);
+		} else {
+			j->state = JOB_DONE;
+			count_done(en, j);
+			for (size_t k = 0; k < j->ndependents; k++) {
+				struct job *d = &en->jobs[j->dependents[k]];
+
+				if (d->state == JOB_WAITING && --d->pending == 0) {
+					d->state = JOB_READY;
+					ALLOC_GROW(en->queue, en->nqueue + 1, en->aqueue);
+					en->queue[en->nqueue++] = j->dependents[k];
+				}
+			}
+			pthread_mutex_unlock(&en->mu);
+			emit_job(en, "done", j, NULL, 0);
+			pthread_mutex_lock(&en->mu);
+		}
+		cairn_error_release(&err);
+		pthread_cond_broadcast(&en->work);
+		pthread_cond_broadcast(&en->done);
+	}
+	pthread_mutex_unlock(&en->mu);
+	return NULL;
+}
+
+static void add_dep(struct engine *en, size_t from, size_t to)
+{
+	struct job *t = &en->jobs[to];
+
+	/* from needs to; to's completion releases from */
+	ALLOC_GROW(t->dependents, t->ndependents + 1, t->adependents);
+	t->dependents[t->ndependents++] = from;
+	en->jobs[from].pending++;
+}
+
+/* Run the jobs; returns 0 when all succeeded. */
+static int run_all(struct engine *en, struct cairn_error *err)
+{
+	const struct cairn_engine_opts *o = en->base.opts;
+	int nworkers = o->parallelism > 0 ? o->parallelism : 10;
+	pthread_t *threads;
+	int started = 0;
+	bool abandoned = false;
+	int64_t last_renew = cairn_now_ms();
+
+	if ((size_t)nworkers > en->njobs)
+		nworkers = en->njobs ? (int)en->njobs : 1;
+	en->remaining = 0;
+	for (size_t i = 0; i < en->njobs; i++) {
+		if (en->jobs[i].state == JOB_SKIPPED)
+			continue;
+		en->remaining++;
+		if (!en->jobs[i].pending) {
+			en->jobs[i].state = JOB_READY;
+			ALLOC_GROW(en->queue, en->nqueue + 1, en->aqueue);
+			en->queue[en->nqueue++] = i;
+		}
+	}
+	threads = xcalloc(nworkers, sizeof(*threads));
+	for (int i = 0; i < nworkers; i++) {
+		if (pthread_create(&threads[i], NULL, worker, en))
+			break;
+		started++;
+	}
+	pthread_mutex_lock(&en->mu);
+	while (en->remaining) {
+		struct timespec ts;
+		int64_t now;
+
+		if (o->interrupt && *o->interrupt >= 2) {
+			abandoned = true;
+			break;
+		}
+		if (o->interrupt && *o->interrupt == 1 && en->nqueue) {
+			/* start nothing new: what is queued or waiting is skipped */
+			for (size_t i = 0; i < en->njobs; i++)
+				if (en->jobs[i].state == JOB_READY || en->jobs[i].state == JOB_WAITING) {
+					en->jobs[i].state = JOB_SKIPPED;
+					en->remaining--;
+				}
+			en->nqueue = 0;
+			en->res->interrupted = true;
+			continue;
+		}
+		if (o->interrupt && *o->interrupt == 1 && !en->running) {
+			for (size_t i = 0; i < en->njobs; i++)
+				if (en->jobs[i].state == JOB_WAITING) {
+					en->jobs[i].state = JOB_SKIPPED;
+					en->remaining--;
+				}
+			en->res->interrupted = true;
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&en->done, &en->mu, &ts);
+		now = cairn_now_ms();
+		if (now - last_renew > en->base.lease_ms / 3) {
+			pthread_mutex_unlock(&en->mu);
+			eng_renew_lock(&en->base);
+			pthread_mutex_lock(&en->mu);
+			last_renew = now;
+		}
+		for (size_t i = 0; i < en->njobs; i++) {
+			struct job *j = &en->jobs[i];
+
+			if (j->state == JOB_RUNNING && !j->working_said &&
+			    now - j->started_ms > (o->working_ms ? o->working_ms : 10000)) {
+				j->working_said = true;
+				emit_job(en, "working", j, NULL, 0);
+			}
+		}
+	}
+	en->stop = true;
+	pthread_cond_broadcast(&en->work);
+	pthread_mutex_unlock(&en->mu);
+	for (int i = 0; i < started; i++) {
+		if (abandoned)
+			pthread_detach(threads[i]);
+		else
+			pthread_join(threads[i], NULL);
+	}
+	free(threads);
+	if (abandoned) {
+		en->res->interrupted = true;
+		return cairn_error_set(err, CAIRN_E_CONFLICT,
+				       "interrupted: calls in flight were abandoned; their intents stay open for the next run");
+	}
+	if (en->res->interrupted)
+		return cairn_error_set(err, CAIRN_E_CONFLICT, "interrupted: %zu changes not made",
+				       en->res->blocked + 0);
+	if (en->res->failed || en->res->blocked)
+		return cairn_error_set(err, CAIRN_E_PERMANENT,
+				       "%zu resources failed, %zu not attempted because a dependency failed",
+				       en->res->failed, en->res->blocked);
+	return 0;
+}
+
+static void engine_release(struct engine *en)
+{
+	for (size_t i = 0; i < en->njobs; i++) {
+		free(en->jobs[i].address);
+		json_decref(en->jobs[i].desired);
+		if (en->jobs[i].old) {
+			cairn_resource_record_release(en->jobs[i].old);
+			free(en->jobs[i].old);
+		}
+		free(en->jobs[i].dependents);
+	}
+	free(en->jobs);
+	free(en->queue);
+	pthread_mutex_destroy(&en->mu);
+	pthread_cond_destroy(&en->work);
+	pthread_cond_destroy(&en->done);
+	eng_release(&en->base);
+}
+
+static void engine_init(struct engine *en, struct cairn_store *st, const char *stack,
+			const struct cairn_engine_opts *opts, struct cairn_engine_result *res)
+{
+	memset(en, 0, sizeof(*en));
+	eng_init(&en->base, st, stack, opts);
+	pthread_mutex_init(&en->mu, NULL);
+	pthread_cond_init(&en->work, NULL);
+	pthread_cond_init(&en->done, NULL);
+	memset(res, 0, sizeof(*res));
+	en->res = res;
+}
+
+static struct cairn_resource_record *copy_record(const struct cairn_resource_record *r)
+{
+	struct cairn_resource_record *c = xcalloc(1, sizeof(*c));
+
+	c->address = xstrdup(r->address);
+	c->kind = r->kind ? xstrdup(r->kind) : NULL;
+	c->type = r->type ? xstrdup(r->type) : NULL;
+	c->provider = r->provider ? xstrdup(r->provider) : NULL;
+	c->cairn_id = r->cairn_id ? xstrdup(r->cairn_id) : NULL;
+	c->desired_hash = r->desired_hash ? xstrdup(r->desired_hash) : NULL;
+	c->desired = json_incref(r->desired);
+	c->observed = json_incref(r->observed);
+	c->status = r->status;
+	return c;
+}
+
+/* Deletes wait for the deletes of what may depend on them: nodes first,
+ * then volumes, networks, pools (kinds later in this list wait). */
+static int delete_rank(enum cairn_kind k)
+{
+	switch (k) {
+	case CAIRN_KIND_NODE: return 0;
+	case CAIRN_KIND_VOLUME: return 1;
+	case CAIRN_KIND_NETWORK: return 2;
+	case CAIRN_KIND_POOL: return 3;
+	default: return 0;
+	}
+}
+
+static void order_deletes(struct engine *en)
+{
+	for (size_t a = 0; a < en->njobs; a++) {
+		if (en->jobs[a].action != CAIRN_ACTION_DELETE)
+			continue;
+		for (size_t b = 0; b < en->njobs; b++)
+			if (en->jobs[b].action == CAIRN_ACTION_DELETE &&
+			    delete_rank(en->jobs[b].kind) + 1 == delete_rank(en->jobs[a].kind))
+				add_dep(en, a, b);
+	}
+}
+
+static int finish(struct engine *en, int ret, struct cairn_error *err)
+{
+	json_t *ev;
+
+	en->res->elapsed_ms = cairn_now_ms() - en->base.t0;
+	ev = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "event", "summary",
+		       "created", (json_int_t)en->res->created, "updated", (json_int_t)en->res->updated,
+		       "replaced", (json_int_t)en->res->replaced, "deleted", (json_int_t)en->res->deleted,
+		       "failed", (json_int_t)en->res->failed, "blocked", (json_int_t)en->res->blocked,
+		       "unchanged", (json_int_t)en->res->unchanged,
+		       "elapsed_ms", (json_int_t)en->res->elapsed_ms,
+		       "interrupted", en->res->interrupted);
+	eng_emit(&en->base, ev);
+	json_decref(ev);
+	(void)err;
+	return ret;
+}
+
+int cairn_engine_apply(struct cairn_store *st, const struct cairn_model *m,
+		       const struct cairn_plan *p, const struct cairn_engine_opts *opts,
+		       struct cairn_engine_result *res, struct cairn_error *err)
+{
+	struct engine en;
+	struct cairn_resource_record *recs = NULL;
+	size_t nrecs = 0, *job_of = NULL;
+	struct cairn_strmap rec_of = CAIRN_STRMAP_INIT;
+	int ret = -1;
+
+	engine_init(&en, st, m->stack, opts, res);
+	if (eng_begin(&en.base, m->design, err))
+		goto out;
+	if (cairn_plan_check_state(p, m->stack, en.base.lineage, en.base.serial, err))
+		goto out;
+	if (eng_records(&en.base, &recs, &nrecs, err))
+		goto out;
+	for (size_t i = 0; i < nrecs; i++)
+		cairn_strmap_put(&rec_of, recs[i].address, &recs[i]);
+	if (eng_open_providers(&en.base, m, recs, nrecs, err))
+		goto out;
+
+	/* one job per change that does something */
+	en.jobs = xcalloc(p->n ? p->n : 1, sizeof(*en.jobs));
+	job_of = xcalloc(m->nres ? m->nres : 1, sizeof(*job_of));
+	for (size_t i = 0; i < m->nres; i++)
+		job_of[i] = SIZE_MAX;
+	for (size_t i = 0; i < p->n; i++) {
+		const struct cairn_change *c = &p->v[i];
+		const struct cairn_resource_record *old = cairn_strmap_get(&rec_of, c->address);
+		struct job *j;
+
+		if (c->action == CAIRN_ACTION_NOOP) {
+			res->unchanged++;
+			continue;
+		}
+		j = &en.jobs[en.njobs];
+		j->action = c->action;
+		j->address = xstrdup(c->address);
+		j->kind = c->kind;
+		j->type = c->res ? c->res->type : (old ? old->type : c->type);
+		j->provider = c->res ? c->res->provider : (old ? old->provider : c->provider);
+		j->desired = c->res ? json_incref(c->res->desired) : NULL;
+		j->desired_hash = c->res ? c->res->desired_hash : NULL;
+		j->old = old ? copy_record(old) : NULL;
+		j->prov = eng_provider(&en.base, j->provider);
+		if (c->res)
+			job_of[c->res - m->res] = en.njobs;
+		if ((c->action == CAIRN_ACTION_DELETE || c->action == CAIRN_ACTION_REPLACE ||
+		     c->action == CAIRN_ACTION_UPDATE) && !j->old) {
+			/* the plan was made against records that are gone now */
+			if (c->action == CAIRN_ACTION_DELETE) {
+				free(j->address);
+				json_decref(j->desired);
+				memset(j, 0, sizeof(*j));
+				continue;
+			}
+			j->action = CAIRN_ACTION_CREATE;
+		}
+		en.njobs++;
+	}
+	/* creates and updates wait for what they depend on */
+	for (size_t i = 0; i < m->nres; i++) {
+		if (job_of[i] == SIZE_MAX)
+			continue;
+		for (size_t k = 0; k < m->res[i].ndeps; k++) {
+			size_t d = job_of[m->res[i].deps[k]];
+
+			if (d != SIZE_MAX)
+				add_dep(&en, job_of[i], d);
+		}
+	}
+	order_deletes(&en);
+	ret = run_all(&en, err);
+	if (!ret || !res->interrupted)
+		eng_outputs(&en.base, m->outputs);
+out:
+	ret = finish(&en, ret, err);
+	cairn_strmap_release(&rec_of);
+	free(job_of);
+	cairn_resource_record_list_free(recs, nrecs);
+	engine_release(&en);
+	return ret;
+}
+
+int cairn_engine_destroy(struct cairn_store *st, const char *stack,
+			 const struct cairn_engine_opts *opts,
+			 struct cairn_engine_result *res, struct cairn_error *err)
+{
+	struct engine en;
+	struct cairn_resource_record *recs = NULL;
+	size_t nrecs = 0;
+	int ret = -1;
+
+	engine_init(&en, st, stack, opts, res);
+	if (eng_begin(&en.base, NULL, err))
+		goto out;
+	if (eng_records(&en.base, &recs, &nrecs, err))
+		goto out;
+	if (eng_open_providers(&en.base, NULL, recs, nrecs, err))
+		goto out;
+	en.jobs = xcalloc(nrecs ? nrecs : 1, sizeof(*en.jobs));
+	for (size_t i = 0; i < nrecs; i++) {
+		struct job *j = &en.jobs[en.njobs++];
+		int k = cairn_kind_parse(recs[i].kind ? recs[i].kind : "node");
+
+		j->action = CAIRN_ACTION_DELETE;
+		j->address = xstrdup(recs[i].address);
+		j->kind = k < 0 ? CAIRN_KIND_NODE : (enum cairn_kind)k;
+		j->old = copy_record(&recs[i]);
+		j->type = j->old->type;
+		j->provider = j->old->provider;
+		j->prov = eng_provider(&en.base, j->provider);
+	}
+	order_deletes(&en);
+	ret = run_all(&en, err);
+	if (!ret)
+		eng_outputs(&en.base, NULL);
+out:
+	ret = finish(&en, ret, err);
+	cairn_resource_record_list_free(recs, nrecs);
+	engine_release(&en);
+	return ret;
+}

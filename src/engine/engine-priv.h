@@ -1,0 +1,76 @@
+/*
+ * engine-priv.h - what apply.c and journal.c share: one run's context, the
+ * open providers, and the journalled call.
+ */
+#ifndef CAIRN_ENGINE_PRIV_H
+#define CAIRN_ENGINE_PRIV_H
+
+#include <pthread.h>
+
+#include "engine/engine.h"
+#include "providers/provider.h"
+#include "util/strmap.h"
+
+struct eprov {
+	char *name;
+	char *type;
+	struct cairn_provider *p;     /* NULL for cairn's own pools ("cairn") */
+	int limit, running;
+	int attempts;
+	int64_t base_ms, cap_ms;
+};
+
+struct eng {
+	struct cairn_store *st;
+	pthread_mutex_t store_mu;     /* one thread at a time in the store */
+	const struct cairn_engine_opts *opts;
+	struct cairn_engine_opts defaults;
+	char *stack;
+	char *lineage;                /* as found before this run (NULL: new) */
+	int64_t serial;
+	int64_t fence;                /* our lock, 0 when not held */
+	int64_t lease_ms;
+	int64_t t0;
+	char *state_dir;
+	struct eprov *provs;
+	size_t nprovs, aprovs;
+	struct cairn_strmap known;    /* address -> struct cairn_resource_record * (owned) */
+	pthread_mutex_t emit_mu;
+};
+
+void eng_init(struct eng *e, struct cairn_store *st, const char *stack,
+	      const struct cairn_engine_opts *opts);
+void eng_release(struct eng *e);
+/* Lock the stack (waiting up to lock_timeout), note lineage and serial,
+ * resolve open intents, store the design when given. */
+int eng_begin(struct eng *e, const json_t *design, struct cairn_error *err);
+void eng_renew_lock(struct eng *e);
+/* The stack's records, sorted by address; also fills the live index. */
+int eng_records(struct eng *e, struct cairn_resource_record **recs, size_t *n,
+		struct cairn_error *err);
+/* Open every provider the model (or, without one, the stored design) and the
+ * records name. */
+int eng_open_providers(struct eng *e, const struct cairn_model *m,
+		       const struct cairn_resource_record *recs, size_t n,
+		       struct cairn_error *err);
+struct eprov *eng_provider(struct eng *e, const char *name);
+bool eng_can_update(const struct eprov *p);
+/*
+ * One provider call in the journal: open an intent, call (retrying what is
+ * retryable with back-off), record the outcome and close the intent in one
+ * transaction.  rec names the resource (its cairn_id, desired, hash);
+ * want is what the provider is given (references resolved); before is the
+ * last observed state.  On success of create/update, *observed (may be NULL)
+ * receives the new observed state.
+ */
+int eng_call(struct eng *e, struct eprov *p, const char *op,
+	     const struct cairn_resource_record *rec, const json_t *want,
+	     const json_t *before, json_t **observed, struct cairn_error *err);
+void eng_task(struct eng *e, const char *address, const char *op, const char *status,
+	      int attempts, const char *error);
+void eng_emit(struct eng *e, const json_t *event);
+void eng_known_put(struct eng *e, struct cairn_resource_record *r);
+/* Evaluate outputs (NULL: clear them) against the stack's records and store them. */
+void eng_outputs(struct eng *e, const json_t *outputs);
+
+#endif

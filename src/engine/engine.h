@@ -1,0 +1,94 @@
+/*
+ * engine.h - apply and destroy: walk the plan's graph, call providers in
+ * parallel, journal every call, retry what is worth retrying.
+ *
+ * The engine owns no state of its own between runs: everything it knows is in
+ * the store (resources, open intents, tasks, the lock) and in the providers
+ * (objects stamped with cairn ids).  A run that dies at any moment (kill -9)
+ * leaves open intents that the next run resolves first
+ * (cairn_engine_recover(); docs/internals/journal.md).
+ *
+ * Threads: cairn_engine_apply() and cairn_engine_destroy() start up to
+ * opts->parallelism workers and return when all have finished (or, after a
+ * second interrupt, without waiting for the calls in flight).  The store is
+ * used from one thread at a time (a mutex inside the engine).
+ */
+#ifndef CAIRN_ENGINE_H
+#define CAIRN_ENGINE_H
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cairn/error.h"
+#include "cairn/model.h"
+#include "cairn/plan.h"
+#include "cairn/store.h"
+
+/* Progress events, one JSON object each (docs/events.md):
+ *   {"event": "start"|"done"|"failed"|"retry"|"blocked"|"working", "address",
+ *    "op", "elapsed_ms", "attempt", "error"}
+ *   {"event": "summary", "created", "updated", "replaced", "deleted", "failed",
+ *    "blocked", "unchanged", "elapsed_ms", "interrupted"}
+ * The callback is called from several threads, one call at a time. */
+typedef void cairn_engine_event_fn(void *ctx, const json_t *event);
+
+struct cairn_engine_opts {
+	int parallelism;                 /* running calls at most; 0: 10 */
+	const char *state_dir;           /* for providers' files; NULL: next to the store */
+	const char *holder;              /* lock holder text; NULL: user@host pid N */
+	int64_t lock_timeout_ms;         /* wait this long for the stack lock; 0: fail at once */
+	int64_t lease_ms;                /* lock lease, renewed at a third; 0: 30 s */
+	int retry_attempts;              /* per call; 0: 5 */
+	int64_t retry_base_ms;           /* first back-off; 0: 200 ms */
+	int64_t retry_cap_ms;            /* longest back-off; 0: 10 s */
+	int64_t working_ms;              /* "still working" events after; 0: 10 s */
+	volatile sig_atomic_t *interrupt;/* 1: start nothing new; 2: abandon in-flight calls */
+	cairn_engine_event_fn *event;
+	void *event_ctx;
+};
+
+struct cairn_engine_result {
+	size_t created, updated, replaced, deleted, failed, blocked, unchanged;
+	int64_t elapsed_ms;
+	bool interrupted;
+};
+
+/*
+ * Apply plan p (built from m against the store's records) to stack m->stack:
+ * take the lock, resolve open intents, check p's lineage and serial, store
+ * the design, run the changes, evaluate and store the outputs.  Returns 0
+ * when every change succeeded, -1 otherwise (err says why; per-resource
+ * failures are also tasks).
+ */
+int cairn_engine_apply(struct cairn_store *st, const struct cairn_model *m,
+		       const struct cairn_plan *p, const struct cairn_engine_opts *opts,
+		       struct cairn_engine_result *res, struct cairn_error *err);
+
+/* Delete every resource of a stack, dependents first; the stack stays in
+ * the store (empty) so that its lineage continues. */
+int cairn_engine_destroy(struct cairn_store *st, const char *stack,
+			 const struct cairn_engine_opts *opts,
+			 struct cairn_engine_result *res, struct cairn_error *err);
+
+/* Resolve the open intents of a stack (the caller holds its lock or knows
+ * nobody else runs).  *resolved (may be NULL) receives how many. */
+int cairn_engine_recover(struct cairn_store *st, const char *stack,
+			 const struct cairn_engine_opts *opts, size_t *resolved,
+			 struct cairn_error *err);
+
+/*
+ * Resolve ${node...} and ${self...} references in v against the stack's
+ * records (their observed attributes) and unescape $${: what a provider is
+ * given and what outputs show.  self may be NULL.  Unknown attributes become
+ * empty strings.  Returns a new reference.
+ */
+json_t *cairn_engine_resolve(const json_t *v, const struct cairn_resource_record *recs,
+			     size_t nrecs, const struct cairn_resource_record *self);
+/* The same with records found by a function (the engine's live index). */
+typedef const struct cairn_resource_record *cairn_engine_lookup_fn(void *ctx, const char *address);
+json_t *cairn_engine_resolve_with(const json_t *v, cairn_engine_lookup_fn *lookup, void *ctx,
+				  const struct cairn_resource_record *self);
+
+#endif

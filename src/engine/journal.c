@@ -1,0 +1,678 @@
+/*
+ * journal.c - a run's context: the stack lock, the providers, and every
+ * provider call bracketed by an intent in the store.
+ *
+ * The protocol (docs/internals/journal.md):
+ *   1. commit an intent (stack, address, op, cairn id, attempt);
+ *   2. call the provider (the object carries the cairn id);
+ *   3. in one transaction: write the outcome (resource put or delete) and
+ *      close the intent.
+ * A crash between 1 and 3 leaves the intent open; cairn_engine_recover()
+ * then asks the provider about the cairn id and adopts what exists or
+ * forgets what does not, so no object is ever unknown to the state.
+ */
+#include "util/common.h"
+
+#include <pwd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/engine-priv.h"
+#include "util/clock.h"
+#include "util/failpoint.h"
+#include "util/jsonutil.h"
+
+CAIRN_LOG_INIT("engine.journal");
+
+/* ---- context ----------------------------------------------------------------- */
+
+void eng_init(struct eng *e, struct cairn_store *st, const char *stack,
+	      const struct cairn_engine_opts *opts)
+{
+	memset(e, 0, sizeof(*e));
+	e->st = st;
+	e->opts = opts ? opts : &e->defaults;
+	e->stack = xstrdup(stack);
+	e->lease_ms = e->opts->lease_ms > 0 ? e->opts->lease_ms : 30000;
+	e->t0 = cairn_now_ms();
+	pthread_mutex_init(&e->store_mu, NULL);
+	pthread_mutex_init(&e->emit_mu, NULL);
+}
+
+static void release_lock(struct eng *e)
+{
+	struct cairn_error err = CAIRN_ERROR_INIT;
+
+	if (!e->fence)
+		return;
+	if (cairn_store_lock_release(e->st, e->stack, e->fence, &err))
+		cairn_warn("cannot release the lock of stack '%s': %s", e->stack, err.message);
+	cairn_error_release(&err);
+	e->fence = 0;
+}
+
+void eng_release(struct eng *e)
+{
+	struct cairn_strmap_entry *v = e->known.v;
+
+	release_lock(e);
+	for (size_t i = 0; i < e->nprovs; i++) {
+		cairn_provider_close(e->provs[i].p);
+		free(e->provs[i].name);
+		free(e->provs[i].type);
+	}
+	free(e->provs);
+	for (size_t i = 0; v && i < e->known.cap; i++)
+		if (v[i].key) {
+			struct cairn_resource_record *r = v[i].value;
+
+			cairn_resource_record_release(r);
+			free(r);
+		}
+	cairn_strmap_release(&e->known);
+	free(e->stack);
+	free(e->lineage);
+	free(e->state_dir);
+	pthread_mutex_destroy(&e->store_mu);
+	pthread_mutex_destroy(&e->emit_mu);
+}
+
+void eng_emit(struct eng *e, const json_t *event)
+{
+	if (!e->opts->event)
+		return;
+	pthread_mutex_lock(&e->emit_mu);
+	e->opts->event(e->opts->event_ctx, event);
+	pthread_mutex_unlock(&e->emit_mu);
+}
+
+void eng_known_put(struct eng *e, struct cairn_resource_record *r)
+{
+	struct cairn_resource_record *old = cairn_strmap_get(&e->known, r->address);
+
+	/* the map's key is the record's address: replace the record in place */
+	if (old) {
+		cairn_resource_record_release(old);
+		*old = *r;
+		free(r);
+		return;
+	}
+	cairn_strmap_put(&e->known, r->address, r);
+}
+
+static char *default_holder(void)
+{
+	char host[256] = "localhost";
+	struct passwd *pw = getpwuid(getuid());
+
+	gethostname(host, sizeof(host) - 1);
+	return xasprintf("%s@%s pid %ld", pw ? pw->pw_name : "?", host, (long)getpid());
+}
+
+static int take_lock(struct eng *e, struct cairn_error *err)
+{
+	char *holder = e->opts->holder ? xstrdup(e->opts->holder) : default_holder();
+	int64_t deadline = cairn_now_ms() + e->opts->lock_timeout_ms;
+	int ret;
+
+	for (;;) {
+		struct cairn_lock_record lk = { 0 };
+		struct cairn_error lerr = CAIRN_ERROR_INIT;
+
+		ret = cairn_store_lock_acquire(e->st, e->stack, holder, e->lease_ms, &lk, &lerr);
+		if (!ret)
+			e->fence = lk.fence;
+		cairn_lock_record_release(&lk);
+		if (!ret || lerr.code != CAIRN_E_CONFLICT || cairn_now_ms() >= deadline) {
+			if (ret)
+				cairn_error_move(err, &lerr);
+			cairn_error_release(&lerr);
+			break;
+		}
+		cairn_error_release(&lerr);
+		usleep(100 * 1000);
+	}
+	free(holder);
+	return ret;
+}
+
+void eng_renew_lock(struct eng *e)
+{
+	struct cairn_error err = CAIRN_ERROR_INIT;
+
+	pthread_mutex_lock(&e->store_mu);
+	if (e->fence && cairn_store_lock_renew(e->st, e->stack, e->fence, e->lease_ms, &err))
+		cairn_warn("lost the lock of stack '%s': %s", e->stack, err.message);
+	pthread_mutex_unlock(&e->store_mu);
+	cairn_error_release(&err);
+}
+
+int eng_begin(struct eng *e, const json_t *design, struct cairn_error *err)
+{
+	struct cairn_stack_record rec = { 0 };
+	struct cairn_error nf = CAIRN_ERROR_INIT;
+
+	if (!cairn_store_stack_get(e->st, e->stack, &rec, &nf)) {
+		e->lineage = xstrdup(rec.lineage);
+		e->serial = rec.serial;
+	} else if (nf.code != CAIRN_E_NOTFOUND) {
+		cairn_error_move(err, &nf);
+		return -1;
+	} else if (!design) {
+		cairn_error_release(&nf);
+		return cairn_error_set(err, CAIRN_E_NOTFOUND, "stack '%s' is not in the state",
+				       e->stack);
+	}
+	cairn_error_release(&nf);
+	cairn_stack_record_release(&rec);
+	if (cairn_store_stack_ensure(e->st, e->stack, &rec, err))
+		return -1;
+	cairn_stack_record_release(&rec);
+	if (take_lock(e, err))
+		return -1;
+	if (cairn_engine_recover(e->st, e->stack, e->opts, NULL, err))
+		return -1;
+	if (design && cairn_store_design_put(e->st, e->stack, design, NULL, err))
+		return -1;
+	return 0;
+}
+
+int eng_records(struct eng *e, struct cairn_resource_record **recs, size_t *n,
+		struct cairn_error *err)
+{
+	if (cairn_store_resource_list(e->st, e->stack, recs, n, err))
+		return -1;
+	for (size_t i = 0; i < *n; i++) {
+		struct cairn_resource_record *r = xcalloc(1, sizeof(*r)), *s = &(*recs)[i];
+
+		r->address = xstrdup(s->address);
+		r->kind = s->kind ? xstrdup(s->kind) : NULL;
+		r->type = s->type ? xstrdup(s->type) : NULL;
+		r->provider = s->provider ? xstrdup(s->provider) : NULL;
+		r->cairn_id = s->cairn_id ? xstrdup(s->cairn_id) : NULL;
+		r->desired = json_incref(s->desired);
+		r->observed = json_incref(s->observed);
+		eng_known_put(e, r);
+	}
+	return 0;
+}
+
+/* ---- providers ------------------------------------------------------------------ */
+
+struct eprov *eng_provider(struct eng *e, const char *name)
+{
+	for (size_t i = 0; name && i < e->nprovs; i++)
+		if (!strcmp(e->provs[i].name, name))
+			return &e->provs[i];
+	return NULL;
+}
+
+bool eng_can_update(const struct eprov *p)
+{
+	return p->p && cairn_provider_can_update(p->p);
+}
+
+static int64_t config_int(const json_t *config, const char *key, int64_t def)
+{
+	json_t *v = json_object_get(config, key);
+
+	return json_is_integer(v) ? json_integer_value(v) : def;
+}
+
+static int open_one(struct eng *e, const char *name, const char *type, const json_t *config,
+		    struct cairn_error *err)
+{
+	struct cairn_provider_config cfg = { .stack = e->stack, .name = name, .type = type,
+					     .config = config, .state_dir = e->state_dir };
+	struct eprov *p;
+
+	if (eng_provider(e, name))
+		return 0;
+	ALLOC_GROW(e->provs, e->nprovs + 1, e->aprovs);
+	p = &e->provs[e->nprovs];
+	memset(p, 0, sizeof(*p));
+	p->name = xstrdup(name);
+	p->type = xstrdup(type);
+	p->limit = (int)config_int(config, "parallelism", 4);
+	p->attempts = (int)config_int(config, "retry_attempts",
+				     e->opts->retry_attempts > 0 ? e->opts->retry_attempts : 5);
+	p->base_ms = config_int(config, "retry_base", e->opts->retry_base_ms > 0 ?
+				e->opts->retry_base_ms : 200);
+	p->cap_ms = config_int(config, "retry_cap", e->opts->retry_cap_ms > 0 ?
+			       e->opts->retry_cap_ms : 10000);
+	if (p->limit < 1)
+		p->limit = 1;
+	e->nprovs++;
+	if (!strcmp(type, "cairn")) {
+		p->limit = 1 << 20;    /* pools are rows in the store */
+		return 0;
+	}
+	if (cairn_provider_open(&cfg, &p->p, err)) {
+		cairn_error_context(err, "while opening provider '%s' (type %s)", name, type);
+		return -1;
+	}
+	return 0;
+}
+
+int eng_open_providers(struct eng *e, const struct cairn_model *m,
+		       const struct cairn_resource_record *recs, size_t n,
+		       struct cairn_error *err)
+{
+	json_t *design = NULL, *provs;
+	struct cairn_error nf = CAIRN_ERROR_INIT;
+	int ret = -1;
+
+	if (!e->state_dir) {
+		const char *d = e->opts->state_dir;
+
+		e->state_dir = d ? xstrdup(d) : xasprintf("/tmp/cairn-%ld", (long)getuid());
+	}
+	if (open_one(e, "cairn", "cairn", NULL, err))
+		return -1;
+	if (m) {
+		for (size_t i = 0; i < m->ndecls; i++) {
+			const struct cairn_decl *d = &m->decls[i];
+
+			if (d->kind != CAIRN_KIND_PROVIDER)
+				continue;
+			/* only providers something uses are started */
+			for (size_t r = 0; r < m->nres; r++)
+				if (m->res[r].provider && !strcmp(m->res[r].provider, d->name)) {
+					if (open_one(e, d->name, cairn_json_str(d->attrs, "type"),
+						     d->attrs, err))
+						goto out;
+					break;
+				}
+		}
+	}
+	/* records of providers the model no longer names: from the stored design */
+	for (size_t i = 0; i < n; i++) {
+		const json_t *cfg;
+
+		if (!recs[i].provider || eng_provider(e, recs[i].provider))
+			continue;
+		if (!design && cairn_store_design_get(e->st, e->stack, &design, &nf)) {
+			cairn_error_release(&nf);
+			design = json_object();
+		}
+		provs = json_object_get(design, "providers");
+		cfg = json_object_get(provs, recs[i].provider);
+		if (open_one(e, recs[i].provider, recs[i].type ? recs[i].type : "unknown",
+			     cfg, err))
+			goto out;
+	}
+	ret = 0;
+out:
+	json_decref(design);
+	return ret;
+}
+
+/* ---- the journalled call ------------------------------------------------------- */
+
+void eng_task(struct eng *e, const char *address, const char *op, const char *status,
+	      int attempts, const char *error)
+{
+	struct cairn_task_record t = { .stack = e->stack, .address = (char *)address,
+				       .op = (char *)op, .status = (char *)status,
+				       .attempts = attempts, .last_error = (char *)error };
+	struct cairn_error err = CAIRN_ERROR_INIT;
+
+	pthread_mutex_lock(&e->store_mu);
+	if (status)
+		cairn_store_task_put(e->st, &t, NULL, &err);
+	else
+		cairn_store_task_delete(e->st, e->stack, address, &err);
+	pthread_mutex_unlock(&e->store_mu);
+	if (cairn_error_isset(&err))
+		cairn_warn("cannot record the task of %s: %s", address, err.message);
+	cairn_error_release(&err);
+}
+
+static int64_t backoff_ms(const struct eprov *p, int attempt)
+{
+	int64_t d = p->base_ms;
+
+	for (int i = 1; i < attempt && d < p->cap_ms; i++)
+		d *= 2;
+	if (d > p->cap_ms)
+		d = p->cap_ms;
+	/* full jitter: anywhere between half and all of it */
+	return d / 2 + (d > 1 ? (int64_t)(random() % (d / 2 + 1)) : 0);
+}
+
+/* The provider call itself; pools are cairn's own. */
+static int do_call(struct eng *e, struct eprov *p, const char *op,
+		   const struct cairn_provider_req *req, json_t **observed,
+		   struct cairn_error *err)
+{
+	if (!p->p) {
+		const char *name = strrchr(req->address, '.');
+		int r = 0;
+
+		name = name ? name + 1 : req->address;
+		pthread_mutex_lock(&e->store_mu);
+		if (!strcmp(op, "create") || !strcmp(op, "update")) {
+			r = cairn_store_pool_put(e->st, name, cairn_json_str(req->desired, "description"),
+						 e->stack, err);
+			if (!r && observed)
+				*observed = json_pack("{s:s}", "id", name);
+		} else if (!strcmp(op, "delete")) {
+			struct cairn_error busy = CAIRN_ERROR_INIT;
+
+			/* a pool still holding other stacks' resources stays */
+			if (cairn_store_pool_delete(e->st, name, &busy) &&
+			    busy.code != CAIRN_E_CONFLICT && busy.code != CAIRN_E_NOTFOUND) {
+				cairn_error_move(err, &busy);
+				r = -1;
+			}
+			cairn_error_release(&busy);
+		}
+		pthread_mutex_unlock(&e->store_mu);
+		return r;
+	}
+	if (!strcmp(op, "create"))
+		return cairn_provider_create(p->p, req, observed, err);
+	if (!strcmp(op, "update"))
+		return cairn_provider_update(p->p, req, observed, err);
+	if (!strcmp(op, "read"))
+		return cairn_provider_read(p->p, req, observed, err);
+	return cairn_provider_delete(p->p, req, err);
+}
+
+int eng_call(struct eng *e, struct eprov *p, const char *op,
+	     const struct cairn_resource_record *rec, const json_t *want,
+	     const json_t *before, json_t **observed, struct cairn_error *err)
+{
+	struct cairn_intent_record in = { .stack = e->stack, .address = rec->address,
+					  .op = (char *)op, .kind = rec->kind, .type = rec->type,
+					  .provider = rec->provider, .cairn_id = rec->cairn_id,
+					  .attempt = 1, .desired = rec->desired,
+					  .observed = (json_t *)before };
+	int kindi = cairn_kind_parse(rec->kind ? rec->kind : "node");
+	struct cairn_provider_req req = { .stack = e->stack, .address = rec->address,
+					  .kind = kindi < 0 ? CAIRN_KIND_NODE : (enum cairn_kind)kindi,
+					  .cairn_id = rec->cairn_id, .desired = want,
+					  .observed = before };
+	json_t *got = NULL;
+	int64_t intent = 0;
+	int attempt = 1, ret;
+
+	if (!p)
+		return cairn_error_set(err, CAIRN_E_PERMANENT, "%s has no provider '%s'",
+				       rec->address, rec->provider ? rec->provider : "?");
+	pthread_mutex_lock(&e->store_mu);
+	ret = cairn_store_intent_open(e->st, &in, &intent, err);
+	pthread_mutex_unlock(&e->store_mu);
+	if (ret)
+		return -1;
+	CAIRN_FAILPOINT("apply.after_intent");
+	for (;;) {
+		struct cairn_error cerr = CAIRN_ERROR_INIT;
+
+		ret = do_call(e, p, op, &req, &got, &cerr);
+		if (!ret || (cerr.code == CAIRN_E_NOTFOUND && !strcmp(op, "delete"))) {
+			ret = 0;
+			cairn_error_release(&cerr);
+			break;
+		}
+		if (cerr.code != CAIRN_E_RETRYABLE || attempt >= p->attempts ||
+		    (e->opts->interrupt && *e->opts->interrupt >= 2)) {
+			cairn_error_move(err, &cerr);
+			break;
+		}
+		{
+			json_t *ev = json_pack("{s:s, s:s, s:s, s:i, s:s}", "event", "retry",
+					       "address", rec->address, "op", op,
+					       "attempt", attempt + 1, "error", cerr.message);
+
+			eng_emit(e, ev);
+			json_decref(ev);
+		}
+		cairn_error_release(&cerr);
+		usleep((useconds_t)backoff_ms(p, attempt) * 1000);
+		attempt++;
+	}
+	CAIRN_FAILPOINT("apply.after_call");
+
+	pthread_mutex_lock(&e->store_mu);
+	if (cairn_store_begin(e->st, err))
+		goto unlock;
+	if (!ret && strcmp(op, "delete")) {
+		struct cairn_resource_record r = *rec;
+
+		r.observed = got;
+		r.status = CAIRN_RS_READY;
+		if (cairn_store_resource_put(e->st, e->stack, &r, err))
+			goto rollback;
+	} else if (!ret) {
+		if (cairn_store_resource_delete(e->st, e->stack, rec->address, err))
+			goto rollback;
+	} else if (!strcmp(op, "create")) {
+		/* a failed create may have left something: keep it known */
+		json_t *seen = NULL;
+		struct cairn_error rerr = CAIRN_ERROR_INIT;
+
+		if (p->p && !cairn_provider_read(p->p, &req, &seen, &rerr)) {
+			struct cairn_resource_record r = *rec;
+			struct cairn_error perr = CAIRN_ERROR_INIT;
+
+			r.observed = seen;
+			r.status = CAIRN_RS_FAILED;
+			cairn_store_resource_put(e->st, e->stack, &r, &perr);
+			cairn_error_release(&perr);
+		}
+		json_decref(seen);
+		cairn_error_release(&rerr);
+	}
+	{
+		struct cairn_error cerr = CAIRN_ERROR_INIT;
+
+		if (cairn_store_intent_close(e->st, intent, &cerr)) {
+			if (!ret)
+				cairn_error_move(err, &cerr);
+			cairn_error_release(&cerr);
+			if (!ret) {
+				ret = -1;
+				goto rollback;
+			}
+		}
+	}
+	if (cairn_store_commit(e->st, err)) {
+		ret = -1;
+		goto unlock;
+	}
+	pthread_mutex_unlock(&e->store_mu);
+	CAIRN_FAILPOINT("apply.after_commit");
+	if (ret)
+		eng_task(e, rec->address, op, "failed", attempt, err->message);
+	else
+		eng_task(e, rec->address, op, NULL, attempt, NULL);
+	if (!ret && observed)
+		*observed = got;
+	else
+		json_decref(got);
+	return ret;
+rollback:
+	cairn_store_rollback(e->st);
+unlock:
+	pthread_mutex_unlock(&e->store_mu);
+	json_decref(got);
+	return -1;
+}
+
+/* ---- recovery --------------------------------------------------------------------- */
+
+/* Resolve one open intent: ask the provider what became of its cairn id. */
+static int resolve_intent(struct eng *e, const struct cairn_intent_record *in,
+			  struct cairn_error *err)
+{
+	struct eprov *p = eng_provider(e, in->provider);
+	int kindi = cairn_kind_parse(in->kind ? in->kind : "node");
+	struct cairn_provider_req req = { .stack = e->stack, .address = in->address,
+					  .kind = kindi < 0 ? CAIRN_KIND_NODE : (enum cairn_kind)kindi,
+					  .cairn_id = in->cairn_id, .observed = in->observed };
+	struct cairn_resource_record cur = { 0 };
+	struct cairn_error rerr = CAIRN_ERROR_INIT;
+	json_t *seen = NULL;
+	bool exists = false, have_record;
+	int ret = -1;
+
+	if (!p)
+		return cairn_error_set(err, CAIRN_E_STATE,
+				       "open intent %lld for %s names unknown provider '%s'",
+				       (long long)in->id, in->address, in->provider);
+	if (p->p) {
+		if (!cairn_provider_read(p->p, &req, &seen, &rerr))
+			exists = true;
+		else if (rerr.code != CAIRN_E_NOTFOUND) {
+			cairn_error_move(err, &rerr);
+			cairn_error_context(err, "while resolving the open intent for %s", in->address);
+			return -1;
+		}
+	} else {
+		struct cairn_pool_record pr = { 0 };
+		const char *name = strrchr(in->address, '.');
+
+		exists = !cairn_store_pool_get(e->st, name ? name + 1 : in->address, &pr, &rerr);
+		cairn_pool_record_release(&pr);
+		if (exists)
+			seen = json_pack("{s:s}", "id", name ? name + 1 : in->address);
+	}
+	cairn_error_release(&rerr);
+	have_record = !cairn_store_resource_get(e->st, e->stack, in->address, &cur, &rerr);
+	cairn_error_release(&rerr);
+
+	if (!strcmp(in->op, "delete") && exists) {
+		/* finish the half-done delete */
+		struct cairn_error derr = CAIRN_ERROR_INIT;
+
+		if (p->p && cairn_provider_delete(p->p, &req, &derr) && derr.code != CAIRN_E_NOTFOUND) {
+			cairn_error_move(err, &derr);
+			goto out;
+		}
+		cairn_error_release(&derr);
+		exists = false;
+	}
+	if (cairn_store_begin(e->st, err))
+		goto out;
+	if (exists) {
+		/* adopt: the object is real, the state must say so */
+		struct cairn_resource_record r = { 0 };
+		char hash[CAIRN_HASH_LEN];
+
+		r.address = in->address;
+		r.kind = in->kind;
+		r.type = in->type;
+		r.provider = in->provider;
+		r.cairn_id = in->cairn_id;
+		r.desired = in->desired ? in->desired : (have_record ? cur.desired : NULL);
+		if (r.desired) {
+			cairn_json_hash(r.desired, hash);
+			r.desired_hash = hash;
+		} else {
+			r.desired = json_object();
+			cairn_json_hash(r.desired, hash);
+			r.desired_hash = hash;
+			json_decref(r.desired);
+			r.desired = NULL;
+		}
+		r.observed = seen;
+		r.status = !strcmp(in->op, "update") ? CAIRN_RS_TAINTED : CAIRN_RS_READY;
+		if (cairn_store_resource_put(e->st, e->stack, &r, err))
+			goto rollback;
+	} else if (have_record && cur.cairn_id && !strcmp(cur.cairn_id, in->cairn_id)) {
+		/* forget: the object is gone */
+		if (cairn_store_resource_delete(e->st, e->stack, in->address, err))
+			goto rollback;
+	}
+	if (cairn_store_intent_close(e->st, in->id, err))
+		goto rollback;
+	if (cairn_store_commit(e->st, err))
+		goto out;
+	cairn_info("resolved the open %s of %s: %s", in->op, in->address,
+		   exists ? "adopted" : "forgotten");
+	ret = 0;
+	goto out;
+rollback:
+	cairn_store_rollback(e->st);
+out:
+	json_decref(seen);
+	cairn_resource_record_release(&cur);
+	return ret;
+}
+
+int cairn_engine_recover(struct cairn_store *st, const char *stack,
+			 const struct cairn_engine_opts *opts, size_t *resolved,
+			 struct cairn_error *err)
+{
+	struct cairn_intent_record *v = NULL;
+	struct cairn_resource_record *recs = NULL;
+	size_t n = 0, nrecs = 0, done = 0;
+	struct eng e;
+	int ret = -1;
+
+	if (resolved)
+		*resolved = 0;
+	if (cairn_store_intent_list(st, stack, &v, &n, err))
+		return -1;
+	if (!n) {
+		cairn_intent_record_list_free(v, n);
+		return 0;
+	}
+	/* the caller holds the stack's lock (eng_begin()) or knows no run is on */
+	eng_init(&e, st, stack, opts);
+	if (cairn_store_resource_list(st, stack, &recs, &nrecs, err))
+		goto out;
+	/* the providers the intents name, configured from the stored design */
+	{
+		struct cairn_resource_record *pv = xcalloc(n, sizeof(*pv));
+
+		for (size_t i = 0; i < n; i++) {
+			pv[i].provider = v[i].provider;
+			pv[i].type = v[i].type;
+		}
+		ret = eng_open_providers(&e, NULL, pv, n, err);
+		free(pv);
+		if (ret)
+			goto out;
+		ret = -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (resolve_intent(&e, &v[i], err))
+			goto out;
+		done++;
+	}
+	ret = 0;
+out:
+	if (resolved)
+		*resolved = done;
+	cairn_resource_record_list_free(recs, nrecs);
+	cairn_intent_record_list_free(v, n);
+	eng_release(&e);
+	return ret;
+}
+
+/* ---- outputs -------------------------------------------------------------------------- */
+
+void eng_outputs(struct eng *e, const json_t *outputs)
+{
+	struct cairn_resource_record *recs = NULL;
+	size_t n = 0;
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	json_t *values;
+
+	pthread_mutex_lock(&e->store_mu);
+	if (!outputs) {
+		values = json_object();
+	} else if (cairn_store_resource_list(e->st, e->stack, &recs, &n, &err)) {
+		values = NULL;
+	} else {
+		values = cairn_engine_resolve(outputs, recs, n, NULL);
+	}
+	if (values && cairn_store_outputs_put(e->st, e->stack, values, &err))
+		cairn_warn("cannot store the outputs of '%s': %s", e->stack, err.message);
+	pthread_mutex_unlock(&e->store_mu);
+	cairn_error_release(&err);
+	json_decref(values);
+	cairn_resource_record_list_free(recs, n);
+}
