@@ -76,6 +76,9 @@ typedef int cairn_provider_delete_fn(void *priv, const struct cairn_provider_req
  * {"cairn_id", "address", "kind", "observed"}. */
 typedef int cairn_provider_list_fn(void *priv, const char *stack, json_t **objects,
 				   struct cairn_error *err);
+/* Whether update() works for this open instance (an external plugin says so
+ * in its handshake).  Optional: without it, a driver with update() can. */
+typedef bool cairn_provider_can_update_fn(void *priv);
 
 struct cairn_provider_driver {
 	const char *name;                   /* the type it serves: "process", "test" */
@@ -86,6 +89,7 @@ struct cairn_provider_driver {
 	cairn_provider_update_fn *update;   /* optional */
 	cairn_provider_delete_fn *delete;   /* mandatory */
 	cairn_provider_list_fn *list;       /* mandatory */
+	cairn_provider_can_update_fn *can_update;  /* optional */
 };
 
 /* Refuses a second driver of one name and a table missing a mandatory member. */
@@ -95,15 +99,44 @@ int cairn_provider_driver_register(const struct cairn_provider_driver *d,
  * every type that resolves to a plugin executable (cairn_plugin_find()). */
 const struct cairn_provider_driver *cairn_provider_driver_lookup(const char *type);
 
+/* The built-in drivers, registered by the registry itself on first use:
+ * "exec" (exec.c), the client of docs/plugin-protocol.md. */
+int cairn_provider_exec_register(struct cairn_error *err);
+
 /*
  * Where the executable of a plugin type is: a registered path (cairn provider
- * add), $CAIRN_PLUGIN_PATH (colon-separated directories holding
- * cairn-provider-TYPE), the build tree's plugins/ next to the running binary,
- * then LIBEXECDIR/cairn.  Caller frees; NULL when none.
+ * add, see cairn_plugin_set_path()), $CAIRN_PLUGIN_PATH (colon-separated
+ * directories holding cairn-provider-TYPE), the build tree's plugins/ next to
+ * the running binary (DIR/plugins and DIR/../plugins, where DIR holds
+ * /proc/self/exe; in each, cairn-provider-TYPE or TYPE/cairn-provider-TYPE),
+ * then LIBEXECDIR/cairn.  Only an executable regular file counts.  TYPE is
+ * [a-z0-9_-]+; any other name finds nothing.  Caller frees; NULL when none.
  */
 char *cairn_plugin_find(const char *type);
 
+/*
+ * Register the executable of a plugin type in this process (the engine fills
+ * this from the store's plugins at start-up); it wins over every directory
+ * cairn_plugin_find() searches.  path is copied; NULL forgets the type.
+ * Fails (CAIRN_E_INVALID) for a type cairn_plugin_find() would refuse.
+ * Thread-safe.
+ */
+int cairn_plugin_set_path(const char *type, const char *path, struct cairn_error *err);
+
 /* ---- dispatch: what the engine calls ------------------------------------ */
+
+/*
+ * cairn_provider_open() finds the driver of cfg->type (CAIRN_E_NOTFOUND when
+ * there is none) and opens it; cairn_provider_close() accepts NULL.  The
+ * calls check their arguments (CAIRN_E_INTERNAL for a missing cairn id,
+ * address, desired...), answer CAIRN_E_UNSUPPORTED for update() when
+ * cairn_provider_can_update() is false, turn a NOTFOUND from delete() into
+ * success, and add one line of context to a driver's error: "while creating
+ * node.web[2] with provider 'local'".  *observed and *objects are NULL on
+ * failure; on success *observed is an object and *objects an array of
+ * objects that each have a string "cairn_id" (anything else a driver returns
+ * is a CAIRN_E_PERMANENT error).  Safe to call from several threads at once.
+ */
 
 struct cairn_provider;      /* an open provider instance */
 
