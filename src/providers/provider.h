@@ -127,7 +127,7 @@ int cairn_plugin_set_path(const char *type, const char *path, struct cairn_error
 
 /*
  * cairn_provider_open() finds the driver of cfg->type (CAIRN_E_NOTFOUND when
- * there is none) and opens it; cairn_provider_close() accepts NULL.  The
+ * there is none; with cfg->plugin_path set, the exec driver) and opens it; cairn_provider_close() accepts NULL.  The
  * calls check their arguments (CAIRN_E_INTERNAL for a missing cairn id,
  * address, desired...), answer CAIRN_E_UNSUPPORTED for update() when
  * cairn_provider_can_update() is false, turn a NOTFOUND from delete() into
