@@ -127,15 +127,16 @@ int cairn_plugin_set_path(const char *type, const char *path, struct cairn_error
 
 /*
  * cairn_provider_open() finds the driver of cfg->type (CAIRN_E_NOTFOUND when
- * there is none; with cfg->plugin_path set, the exec driver) and opens it; cairn_provider_close() accepts NULL.  The
- * calls check their arguments (CAIRN_E_INTERNAL for a missing cairn id,
- * address, desired...), answer CAIRN_E_UNSUPPORTED for update() when
- * cairn_provider_can_update() is false, turn a NOTFOUND from delete() into
- * success, and add one line of context to a driver's error: "while creating
- * node.web[2] with provider 'local'".  *observed and *objects are NULL on
- * failure; on success *observed is an object and *objects an array of
- * objects that each have a string "cairn_id" (anything else a driver returns
- * is a CAIRN_E_PERMANENT error).  Safe to call from several threads at once.
+ * there is none; with cfg->plugin_path set, the exec driver) and opens it;
+ * cairn_provider_close() accepts NULL.  The calls check their arguments
+ * (CAIRN_E_INTERNAL for a missing cairn id, address, desired...), answer
+ * CAIRN_E_UNSUPPORTED for update() when cairn_provider_can_update() is
+ * false, turn a NOTFOUND from delete() into success, and add one line of
+ * context to a driver's error: "while creating node.web[2] with provider
+ * 'local'".  *observed and *objects are NULL on failure; on success
+ * *observed is an object and *objects an array of objects that each have a
+ * string "cairn_id" (anything else a driver returns is a CAIRN_E_PERMANENT
+ * error).  Safe to call from several threads at once.
  */
 
 struct cairn_provider;      /* an open provider instance */
