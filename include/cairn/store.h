@@ -79,7 +79,8 @@ int cairn_store_stack_ensure(struct cairn_store *st, const char *name,
 int cairn_store_stack_list(struct cairn_store *st, struct cairn_stack_record **out,
 			   size_t *n, struct cairn_error *err);
 void cairn_stack_record_list_free(struct cairn_stack_record *v, size_t n);
-/* Remove a stack with everything it owns (resources, designs). */
+/* Remove a stack with everything it owns (resources, designs, intents,
+ * tasks, its lock, outputs); its events stay. */
 int cairn_store_stack_delete(struct cairn_store *st, const char *name,
 			     struct cairn_error *err);
 
@@ -169,13 +170,16 @@ int cairn_store_pool_delete(struct cairn_store *st, const char *name,
 /*
  * The whole state of one stack (or of every stack when stack is NULL) as one
  * JSON document: {"format": "cairn-state", "version": 1, "stacks": [...],
- * "pools": [...]}.  See docs/internals/state.md.
+ * "pools": [...]}.  Each stack carries its designs, resources, outputs,
+ * tasks and open intents; locks, events, closed intents and plugins stay
+ * behind.  See docs/internals/state.md.
  */
 int cairn_store_export(struct cairn_store *st, const char *stack, json_t **out,
 		       struct cairn_error *err);
 /*
  * Load such a document: each stack in it replaces the stored one of that
- * name (lineage and serial included) inside one transaction.
+ * name (lineage and serial included; its lock is dropped as by
+ * cairn_store_stack_delete()) inside one transaction.
  */
 int cairn_store_import(struct cairn_store *st, const json_t *doc,
 		       struct cairn_error *err);
@@ -186,6 +190,12 @@ int cairn_store_import(struct cairn_store *st, const json_t *doc,
  * after it, it writes the result and closes the intent.  Intents still open
  * when a run starts are what a crash left behind: the engine asks the
  * provider about each cairn id and adopts or forgets (docs/internals/journal.md).
+ *
+ * Durability: a committed intent survives the process being killed at any
+ * moment (kill -9); after a power loss or an OS crash the last commits may
+ * be missing, never half there (docs/internals/state.md, "Durability").
+ * Closed intents are kept, for inspection, until the stack's lock is next
+ * acquired, which deletes them.
  */
 
 struct cairn_intent_record {
@@ -203,12 +213,21 @@ struct cairn_intent_record {
 
 void cairn_intent_record_release(struct cairn_intent_record *r);
 void cairn_intent_record_list_free(struct cairn_intent_record *v, size_t n);
-/* Record an intent (stack must exist); *id receives its number. */
+/*
+ * Record an intent (in->stack must exist, else CAIRN_E_NOTFOUND); *id (may
+ * be NULL) receives its number, never one used before.  address, op, kind
+ * and type are required, attempt >= 1 (CAIRN_E_INVALID); provider,
+ * cairn_id, desired and observed may be NULL; in->id and in->created_at are
+ * ignored.  Outside a transaction of the caller it is committed before this
+ * returns; inside one, with that transaction.
+ */
 int cairn_store_intent_open(struct cairn_store *st, const struct cairn_intent_record *in,
 			    int64_t *id, struct cairn_error *err);
-/* Close it: the call's outcome is recorded (or known not to matter). */
+/* Close it: the call's outcome is recorded (or known not to matter).
+ * Closing a closed intent is not an error; an unknown id is CAIRN_E_NOTFOUND. */
 int cairn_store_intent_close(struct cairn_store *st, int64_t id, struct cairn_error *err);
-/* The open intents of a stack (every stack when NULL), oldest first. */
+/* The open intents of a stack (every stack when NULL), oldest first (by
+ * id).  An unknown stack gives 0. */
 int cairn_store_intent_list(struct cairn_store *st, const char *stack,
 			    struct cairn_intent_record **out, size_t *n,
 			    struct cairn_error *err);
@@ -228,9 +247,16 @@ struct cairn_task_record {
 
 void cairn_task_record_release(struct cairn_task_record *r);
 void cairn_task_record_list_free(struct cairn_task_record *v, size_t n);
-/* Insert or update by (stack, address): one task per resource.  *id may be NULL. */
+/*
+ * Insert or update by (stack, address): one task per resource, whose id and
+ * created_at stay when it is updated; t->id and the timestamps are ignored.
+ * *id may be NULL.  The stack must exist (CAIRN_E_NOTFOUND); status must be
+ * one of the three above and attempts >= 0 (CAIRN_E_INVALID).  Task ids are
+ * never reused.
+ */
 int cairn_store_task_put(struct cairn_store *st, const struct cairn_task_record *t,
 			 int64_t *id, struct cairn_error *err);
+/* CAIRN_E_NOTFOUND for an unknown id. */
 int cairn_store_task_get(struct cairn_store *st, int64_t id, struct cairn_task_record *out,
 			 struct cairn_error *err);
 /* Tasks of a stack (all stacks when NULL), by id; only "failed"/"blocked" ones
@@ -246,7 +272,11 @@ int cairn_store_task_delete(struct cairn_store *st, const char *stack, const cha
  * One apply or destroy per stack: a lease with a holder, a fencing counter
  * that rises on every acquisition, and an expiry the holder renews.  An
  * expired lease may be taken by anyone.  Times are milliseconds since the
- * epoch (CLOCK_REALTIME).
+ * epoch (CLOCK_REALTIME of the store's host: cairn_now_realtime_ms()).
+ *
+ * Fences of a stack only ever rise: across releases, forced unlocks,
+ * expiries, and deleting and re-creating the stack.  A live lease is a
+ * conflict whoever asks, its own holder included (renew instead).
  */
 
 struct cairn_lock_record {
@@ -259,46 +289,68 @@ struct cairn_lock_record {
 
 void cairn_lock_record_release(struct cairn_lock_record *r);
 /*
- * Take the stack's lock for lease_ms (the stack must exist).  Held by
- * another and not expired: CAIRN_E_CONFLICT, with *out describing the holder.
+ * Take the stack's lock for lease_ms > 0 (the stack must exist): *out (may
+ * be NULL) receives our lock, with its new fence.  Held and not expired:
+ * CAIRN_E_CONFLICT "stack 'demo' is locked by root@host pid 123 since
+ * 2026-11-22T04:00:00Z" (with a hint), and *out describes the holder's
+ * lock.  Taking over an expired lease records an event "lock.expired"
+ * {"by", "holder", "fence", "expires_ms"}.  Acquiring also deletes the
+ * stack's closed intents (those of earlier runs).
  */
 int cairn_store_lock_acquire(struct cairn_store *st, const char *stack, const char *holder,
 			     int64_t lease_ms, struct cairn_lock_record *out,
 			     struct cairn_error *err);
-/* Extend our lease; CAIRN_E_CONFLICT when the fence moved (we lost it). */
+/* Extend our lease to lease_ms from now; CAIRN_E_CONFLICT when the fence
+ * moved (we lost it: taken over, released or forced).  A lease that ran out
+ * but was not taken over is still ours and renews. */
 int cairn_store_lock_renew(struct cairn_store *st, const char *stack, int64_t fence,
 			   int64_t lease_ms, struct cairn_error *err);
-/* Give it back (only if the fence is still ours). */
+/* Give it back (only if the fence is still ours).  A lock already gone, or
+ * someone else's now, is left alone and is not an error. */
 int cairn_store_lock_release(struct cairn_store *st, const char *stack, int64_t fence,
 			     struct cairn_error *err);
-/* The current lock, or CAIRN_E_NOTFOUND. */
+/* The current lock, even an expired one (compare expires_ms), or
+ * CAIRN_E_NOTFOUND when the stack is not locked or does not exist. */
 int cairn_store_lock_get(struct cairn_store *st, const char *stack,
 			 struct cairn_lock_record *out, struct cairn_error *err);
-/* Remove whatever lock the stack has (cairn state unlock); recorded as an event. */
+/* Remove whatever lock the stack has (cairn state unlock); recorded as an
+ * event "lock.forced" {"by", "holder", "fence"}.  by is required.
+ * CAIRN_E_NOTFOUND when the stack is not locked. */
 int cairn_store_lock_force(struct cairn_store *st, const char *stack, const char *by,
 			   struct cairn_error *err);
 
 /* ---- events and outputs ------------------------------------------------------ */
 
-/* Append an event (audit trail, live stream): kind "apply.start", "lock.forced"... */
+/* Append an event (audit trail, live stream): kind "apply.start", "lock.forced"...
+ * stack need not exist (events outlive their stack) and may be NULL for an
+ * event of the whole store; data (any JSON) may be NULL. */
 int cairn_store_event_add(struct cairn_store *st, const char *stack, const char *kind,
 			  const json_t *data, struct cairn_error *err);
-/* Events of a stack after id since, oldest first: [{"id","time","kind","data"}]. */
+/* Events of a stack (every stack when NULL) after id since, oldest first:
+ * [{"id", "stack", "time", "kind", "data"}], time as
+ * "2026-11-22T04:00:00.123Z", stack and data null when absent.  Caller
+ * json_decref()s *out. */
 int cairn_store_event_list(struct cairn_store *st, const char *stack, int64_t since,
 			   json_t **out, struct cairn_error *err);
-/* The stack's evaluated outputs (an object), replaced as a whole. */
+/* The stack's evaluated outputs (an object), replaced as a whole; NULL
+ * removes them.  The stack must exist.  Outputs leave the serial alone. */
 int cairn_store_outputs_put(struct cairn_store *st, const char *stack, const json_t *outputs,
 			    struct cairn_error *err);
+/* The stored outputs, {} when none were stored; CAIRN_E_NOTFOUND without
+ * the stack.  Caller json_decref()s *out. */
 int cairn_store_outputs_get(struct cairn_store *st, const char *stack, json_t **out,
 			    struct cairn_error *err);
 
 /* ---- registered plugins ------------------------------------------------------- */
 
-/* cairn provider add NAME PATH: a plugin type and its executable. */
+/* cairn provider add NAME PATH: a plugin type and its executable (stored
+ * as given: the caller makes it absolute).  Putting a type again replaces
+ * its path. */
 int cairn_store_plugin_put(struct cairn_store *st, const char *type, const char *path,
 			   struct cairn_error *err);
+/* CAIRN_E_NOTFOUND when no plugin of that type is registered. */
 int cairn_store_plugin_delete(struct cairn_store *st, const char *type, struct cairn_error *err);
-/* {"TYPE": "PATH", ...} */
+/* {"TYPE": "PATH", ...}; caller json_decref()s *out. */
 int cairn_store_plugin_list(struct cairn_store *st, json_t **out, struct cairn_error *err);
 
 #endif

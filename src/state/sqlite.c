@@ -79,6 +79,72 @@ static const char *const migrations[] = {
 	"  stack       TEXT,"
 	"  created_at  TEXT NOT NULL"
 	");",
+
+	/*
+	 * 2: the journal (intents), tasks, the stack lock, events, outputs,
+	 * registered plugins.  AUTOINCREMENT on intents and tasks: an id the
+	 * engine holds or a user typed must never come to name another row.
+	 * lock_fences is not a child of stacks, so fences keep rising when a
+	 * stack is deleted and made again; events are not either, so the
+	 * audit trail outlives what it is about.
+	 */
+	"CREATE TABLE intents ("
+	"  id          INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  stack       TEXT NOT NULL REFERENCES stacks (name) ON DELETE CASCADE,"
+	"  address     TEXT NOT NULL,"
+	"  op          TEXT NOT NULL,"
+	"  kind        TEXT NOT NULL,"
+	"  type        TEXT NOT NULL,"
+	"  provider    TEXT,"
+	"  cairn_id    TEXT,"
+	"  attempt     INTEGER NOT NULL CHECK (attempt > 0),"
+	"  desired     TEXT CHECK (desired IS NULL OR json_valid(desired)),"
+	"  observed    TEXT CHECK (observed IS NULL OR json_valid(observed)),"
+	"  created_at  TEXT NOT NULL,"
+	"  closed_at   TEXT"
+	");"
+	"CREATE INDEX intents_stack ON intents (stack, closed_at);"
+	"CREATE TABLE tasks ("
+	"  id          INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  stack       TEXT NOT NULL REFERENCES stacks (name) ON DELETE CASCADE,"
+	"  address     TEXT NOT NULL,"
+	"  op          TEXT NOT NULL,"
+	"  status      TEXT NOT NULL,"
+	"  attempts    INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),"
+	"  last_error  TEXT,"
+	"  created_at  TEXT NOT NULL,"
+	"  updated_at  TEXT NOT NULL,"
+	"  UNIQUE (stack, address)"
+	");"
+	"CREATE TABLE locks ("
+	"  stack       TEXT NOT NULL PRIMARY KEY REFERENCES stacks (name) ON DELETE CASCADE,"
+	"  holder      TEXT NOT NULL,"
+	"  fence       INTEGER NOT NULL CHECK (fence > 0),"
+	"  acquired_ms INTEGER NOT NULL,"
+	"  expires_ms  INTEGER NOT NULL"
+	");"
+	"CREATE TABLE lock_fences ("
+	"  stack       TEXT NOT NULL PRIMARY KEY,"
+	"  fence       INTEGER NOT NULL CHECK (fence > 0)"
+	");"
+	"CREATE TABLE events ("
+	"  id          INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  stack       TEXT,"
+	"  time        TEXT NOT NULL,"
+	"  kind        TEXT NOT NULL,"
+	"  data        TEXT CHECK (data IS NULL OR json_valid(data))"
+	");"
+	"CREATE INDEX events_stack ON events (stack);"
+	"CREATE TABLE outputs ("
+	"  stack       TEXT NOT NULL PRIMARY KEY REFERENCES stacks (name) ON DELETE CASCADE,"
+	"  body        TEXT NOT NULL CHECK (json_valid(body)),"
+	"  updated_at  TEXT NOT NULL"
+	");"
+	"CREATE TABLE plugins ("
+	"  type        TEXT NOT NULL PRIMARY KEY,"
+	"  path        TEXT NOT NULL,"
+	"  created_at  TEXT NOT NULL"
+	");",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == CAIRN_STORE_SCHEMA_VERSION,
@@ -104,6 +170,33 @@ enum stmt_id {
 	ST_POOL_PUT,
 	ST_POOL_RESTORE,
 	ST_POOL_DELETE,
+	ST_INTENT_INSERT,
+	ST_INTENT_CLOSE,
+	ST_INTENT_EXISTS,
+	ST_INTENT_LIST,
+	ST_INTENT_LIST_ALL,
+	ST_INTENT_PRUNE,
+	ST_TASK_UPSERT,
+	ST_TASK_ID,
+	ST_TASK_GET,
+	ST_TASK_LIST,
+	ST_TASK_DELETE,
+	ST_LOCK_GET,
+	ST_LOCK_PUT,
+	ST_LOCK_RENEW,
+	ST_LOCK_RELEASE,
+	ST_LOCK_DELETE,
+	ST_FENCE_NEXT,
+	ST_FENCE_GET,
+	ST_EVENT_INSERT,
+	ST_EVENT_LIST,
+	ST_EVENT_LIST_ALL,
+	ST_OUTPUTS_GET,
+	ST_OUTPUTS_PUT,
+	ST_OUTPUTS_DELETE,
+	ST_PLUGIN_LIST,
+	ST_PLUGIN_PUT,
+	ST_PLUGIN_DELETE,
 	ST__COUNT
 };
 
@@ -123,6 +216,19 @@ enum stmt_id {
 	" (SELECT count(*) FROM resources r" \
 	"   WHERE json_extract(r.desired, '$.pool') = p.name)," \
 	" p.created_at FROM pools p"
+
+#define INTENT_COLUMNS \
+	"SELECT id, stack, address, op, kind, type, provider, cairn_id, attempt," \
+	" desired, observed, created_at FROM intents"
+
+#define TASK_COLUMNS \
+	"SELECT id, stack, address, op, status, attempts, last_error, created_at," \
+	" updated_at FROM tasks"
+
+#define LOCK_COLUMNS \
+	"SELECT stack, holder, fence, acquired_ms, expires_ms FROM locks"
+
+#define EVENT_COLUMNS "SELECT id, stack, time, kind, data FROM events"
 
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_STACK_GET] = STACK_COLUMNS " WHERE s.name = ?1",
@@ -170,6 +276,63 @@ static const char *const stmt_sql[ST__COUNT] = {
 		" ON CONFLICT (name) DO UPDATE SET description = excluded.description,"
 		" stack = excluded.stack, created_at = excluded.created_at",
 	[ST_POOL_DELETE] = "DELETE FROM pools WHERE name = ?1",
+	[ST_INTENT_INSERT] =
+		"INSERT INTO intents (stack, address, op, kind, type, provider,"
+		" cairn_id, attempt, desired, observed, created_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_INTENT_CLOSE] =
+		"UPDATE intents SET closed_at = ?2 WHERE id = ?1 AND closed_at IS NULL",
+	[ST_INTENT_EXISTS] = "SELECT 1 FROM intents WHERE id = ?1",
+	/* (stack, closed_at) then the rowid: the index gives them in order. */
+	[ST_INTENT_LIST] = INTENT_COLUMNS
+		" WHERE stack = ?1 AND closed_at IS NULL ORDER BY id",
+	[ST_INTENT_LIST_ALL] = INTENT_COLUMNS " WHERE closed_at IS NULL ORDER BY id",
+	[ST_INTENT_PRUNE] =
+		"DELETE FROM intents WHERE stack = ?1 AND closed_at IS NOT NULL",
+	[ST_TASK_UPSERT] =
+		"INSERT INTO tasks (stack, address, op, status, attempts, last_error,"
+		" created_at, updated_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+		" ON CONFLICT (stack, address) DO UPDATE SET op = excluded.op,"
+		" status = excluded.status, attempts = excluded.attempts,"
+		" last_error = excluded.last_error, updated_at = excluded.updated_at",
+	[ST_TASK_ID] = "SELECT id FROM tasks WHERE stack = ?1 AND address = ?2",
+	[ST_TASK_GET] = TASK_COLUMNS " WHERE id = ?1",
+	/* ?1 NULL: every stack.  Tasks are few; no index needed for that. */
+	[ST_TASK_LIST] = TASK_COLUMNS
+		" WHERE (?1 IS NULL OR stack = ?1)"
+		" AND (?2 = 0 OR status IN ('failed', 'blocked')) ORDER BY id",
+	[ST_TASK_DELETE] = "DELETE FROM tasks WHERE stack = ?1 AND address = ?2",
+	[ST_LOCK_GET] = LOCK_COLUMNS " WHERE stack = ?1",
+	[ST_LOCK_PUT] =
+		"INSERT INTO locks (stack, holder, fence, acquired_ms, expires_ms)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)"
+		" ON CONFLICT (stack) DO UPDATE SET holder = excluded.holder,"
+		" fence = excluded.fence, acquired_ms = excluded.acquired_ms,"
+		" expires_ms = excluded.expires_ms",
+	[ST_LOCK_RENEW] =
+		"UPDATE locks SET expires_ms = ?3 WHERE stack = ?1 AND fence = ?2",
+	[ST_LOCK_RELEASE] = "DELETE FROM locks WHERE stack = ?1 AND fence = ?2",
+	[ST_LOCK_DELETE] = "DELETE FROM locks WHERE stack = ?1",
+	[ST_FENCE_NEXT] =
+		"INSERT INTO lock_fences (stack, fence) VALUES (?1, 1)"
+		" ON CONFLICT (stack) DO UPDATE SET fence = fence + 1",
+	[ST_FENCE_GET] = "SELECT fence FROM lock_fences WHERE stack = ?1",
+	[ST_EVENT_INSERT] =
+		"INSERT INTO events (stack, time, kind, data) VALUES (?1, ?2, ?3, ?4)",
+	[ST_EVENT_LIST] = EVENT_COLUMNS " WHERE stack = ?1 AND id > ?2 ORDER BY id",
+	[ST_EVENT_LIST_ALL] = EVENT_COLUMNS " WHERE id > ?2 ORDER BY id",
+	[ST_OUTPUTS_GET] = "SELECT body FROM outputs WHERE stack = ?1",
+	[ST_OUTPUTS_PUT] =
+		"INSERT INTO outputs (stack, body, updated_at) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (stack) DO UPDATE SET body = excluded.body,"
+		" updated_at = excluded.updated_at",
+	[ST_OUTPUTS_DELETE] = "DELETE FROM outputs WHERE stack = ?1",
+	[ST_PLUGIN_LIST] = "SELECT type, path FROM plugins ORDER BY type",
+	[ST_PLUGIN_PUT] =
+		"INSERT INTO plugins (type, path, created_at) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (type) DO UPDATE SET path = excluded.path",
+	[ST_PLUGIN_DELETE] = "DELETE FROM plugins WHERE type = ?1",
 };
 
 struct sqlite_store {
@@ -348,20 +511,15 @@ struct row_reader {
 };
 
 /*
- * Run query id with p1 and p2 bound (see stmt()) and read its first row
- * into rec with rd, or (rd NULL) only look whether there is one.  1 for a
+ * Step q, a statement bound by the caller, and read its first row into rec
+ * with rd, or (rd NULL) only look whether there is one; q is reset.  1 for a
  * row, 0 for none, -1 with err set and nothing left in rec.
  */
-static int select_one(struct sqlite_store *s, enum stmt_id id, const char *p1,
-		      const char *p2, const struct row_reader *rd, void *rec,
-		      struct cairn_error *err)
+static int select_row(struct sqlite_store *s, sqlite3_stmt *q,
+		      const struct row_reader *rd, void *rec, struct cairn_error *err)
 {
-	sqlite3_stmt *q = stmt(s, id, p1, p2, err);
-	int rc;
+	int rc = step(s, q, err);
 
-	if (!q)
-		return -1;
-	rc = step(s, q, err);
 	if (rc > 0 && rd && rd->read(s, q, rec, err) < 0) {
 		rd->release(rec);
 		rc = -1;
@@ -370,21 +528,29 @@ static int select_one(struct sqlite_store *s, enum stmt_id id, const char *p1,
 	return rc;
 }
 
-/*
- * Every row of query id with p1 bound, read with rd into a new array: *out
- * (NULL when there are none) and its length *n, untouched on failure.
- */
-static int select_all(struct sqlite_store *s, enum stmt_id id, const char *p1,
-		      const struct row_reader *rd, void **out, size_t *n,
+/* select_row() on query id with p1 and p2 bound (see stmt()). */
+static int select_one(struct sqlite_store *s, enum stmt_id id, const char *p1,
+		      const char *p2, const struct row_reader *rd, void *rec,
 		      struct cairn_error *err)
 {
-	sqlite3_stmt *q = stmt(s, id, p1, NULL, err);
+	sqlite3_stmt *q = stmt(s, id, p1, p2, err);
+
+	return q ? select_row(s, q, rd, rec, err) : -1;
+}
+
+/*
+ * Every row of q, a statement bound by the caller, read with rd into a new
+ * array: *out (NULL when there are none) and its length *n, untouched on
+ * failure.  q is reset.
+ */
+static int select_rows(struct sqlite_store *s, sqlite3_stmt *q,
+		       const struct row_reader *rd, void **out, size_t *n,
+		       struct cairn_error *err)
+{
 	unsigned char *v = NULL;
 	size_t nr = 0, alloc = 0;
 	int rc;
 
-	if (!q)
-		return -1;
 	while ((rc = step(s, q, err)) > 0) {
 		ALLOC_GROW(v, (nr + 1) * rd->size, alloc);
 		memset(v + nr * rd->size, 0, rd->size);
@@ -403,6 +569,16 @@ static int select_all(struct sqlite_store *s, enum stmt_id id, const char *p1,
 	*out = v;
 	*n = nr;
 	return 0;
+}
+
+/* select_rows() on query id with p1 bound (see stmt()). */
+static int select_all(struct sqlite_store *s, enum stmt_id id, const char *p1,
+		      const struct row_reader *rd, void **out, size_t *n,
+		      struct cairn_error *err)
+{
+	sqlite3_stmt *q = stmt(s, id, p1, NULL, err);
+
+	return q ? select_rows(s, q, rd, out, n, err) : -1;
 }
 
 /*
@@ -1308,6 +1484,679 @@ out:
 	return finish(s, ret, changes > 0, err);
 }
 
+/* ---- intents (the journal) ----------------------------------------------
+ *
+ * intent_open runs in its own transaction like every write: outside a
+ * caller's transaction that commits the row before the provider is called.
+ * With synchronous = NORMAL in WAL mode the commit is in the WAL file (the
+ * kernel's page cache) when it returns, so it survives the process being
+ * killed; docs/internals/state.md says why that is the durability we want.
+ */
+
+static int read_intent(struct sqlite_store *s, sqlite3_stmt *q, void *rec,
+		       struct cairn_error *err)
+{
+	struct cairn_intent_record *r = rec;
+
+	r->id = sqlite3_column_int64(q, 0);
+	r->stack = col_str(q, 1);
+	r->address = col_str(q, 2);
+	r->op = col_str(q, 3);
+	r->kind = col_str(q, 4);
+	r->type = col_str(q, 5);
+	r->provider = col_str(q, 6);
+	r->cairn_id = col_str(q, 7);
+	r->attempt = sqlite3_column_int(q, 8);
+	r->created_at = col_str(q, 11);
+	if (col_json(s, q, 9, &r->desired, err) < 0 ||
+	    col_json(s, q, 10, &r->observed, err) < 0)
+		return -1;
+	return 0;
+}
+
+static void release_intent(void *rec)
+{
+	cairn_intent_record_release(rec);
+}
+
+static const struct row_reader intent_reader = {
+	sizeof(struct cairn_intent_record), read_intent, release_intent,
+};
+
+static int insert_intent(struct sqlite_store *s, const char *stack,
+			 const struct cairn_intent_record *in, const char *created_at,
+			 struct cairn_error *err)
+{
+	sqlite3_stmt *q = stmt(s, ST_INTENT_INSERT, stack, in->address, err);
+
+	if (!q)
+		return -1;
+	bind_text(q, 3, in->op);
+	bind_text(q, 4, in->kind);
+	bind_text(q, 5, in->type);
+	bind_text(q, 6, in->provider);
+	bind_text(q, 7, in->cairn_id);
+	bind_int(q, 8, in->attempt);
+	bind_json(q, 9, in->desired);
+	bind_json(q, 10, in->observed);
+	bind_text(q, 11, created_at);
+	return run(s, q, NULL, err);
+}
+
+static int sqlite_intent_open(struct cairn_store *st,
+			      const struct cairn_intent_record *in, int64_t *id,
+			      struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	char now[21];
+	bool changed = false;
+	int ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (sqlite_stack_get(st, in->stack, NULL, err) < 0)
+		goto out;
+	cairn_timestamp(now);
+	changed = true;
+	if (insert_intent(s, in->stack, in, now, err) < 0)
+		goto out;
+	*id = sqlite3_last_insert_rowid(s->db);
+	ret = 0;
+out:
+	return finish(s, ret, changed, err);
+}
+
+static int sqlite_intent_close(struct cairn_store *st, int64_t id,
+			       struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q;
+	char now[21];
+	int changes = 0, rc, ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (!(q = stmt(s, ST_INTENT_CLOSE, NULL, NULL, err)))
+		goto out;
+	cairn_timestamp(now);
+	bind_int(q, 1, id);
+	bind_text(q, 2, now);
+	if (run(s, q, &changes, err) < 0)
+		goto out;
+	if (!changes) {
+		/* Closed already (a retried close is fine), or never there. */
+		if (!(q = stmt(s, ST_INTENT_EXISTS, NULL, NULL, err)))
+			goto out;
+		bind_int(q, 1, id);
+		if ((rc = select_row(s, q, NULL, NULL, err)) < 0)
+			goto out;
+		if (!rc) {
+			cairn_error_set(err, CAIRN_E_NOTFOUND,
+					"intent %lld does not exist", (long long)id);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	return finish(s, ret, changes > 0, err);
+}
+
+static int sqlite_intent_list(struct cairn_store *st, const char *stack,
+			      struct cairn_intent_record **out, size_t *n,
+			      struct cairn_error *err)
+{
+	void *v;
+
+	if (select_all(to_sqlite(st), stack ? ST_INTENT_LIST : ST_INTENT_LIST_ALL,
+		       stack, &intent_reader, &v, n, err) < 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int sqlite_intent_restore(struct cairn_store *st, const char *stack,
+				 const struct cairn_intent_record *rec,
+				 struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	int ret;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	ret = insert_intent(s, stack, rec, rec->created_at, err);
+	return finish(s, ret, true, err);
+}
+
+/* ---- tasks --------------------------------------------------------------- */
+
+static int read_task(struct sqlite_store *s UNUSED, sqlite3_stmt *q, void *rec,
+		     struct cairn_error *err UNUSED)
+{
+	struct cairn_task_record *r = rec;
+
+	r->id = sqlite3_column_int64(q, 0);
+	r->stack = col_str(q, 1);
+	r->address = col_str(q, 2);
+	r->op = col_str(q, 3);
+	r->status = col_str(q, 4);
+	r->attempts = sqlite3_column_int(q, 5);
+	r->last_error = col_str(q, 6);
+	r->created_at = col_str(q, 7);
+	r->updated_at = col_str(q, 8);
+	return 0;
+}
+
+static void release_task(void *rec)
+{
+	cairn_task_record_release(rec);
+}
+
+static const struct row_reader task_reader = {
+	sizeof(struct cairn_task_record), read_task, release_task,
+};
+
+/* Insert or update the task of (stack, t->address); *id gets its id. */
+static int upsert_task(struct sqlite_store *s, const char *stack,
+		       const struct cairn_task_record *t, const char *created_at,
+		       const char *updated_at, int64_t *id, struct cairn_error *err)
+{
+	sqlite3_stmt *q = stmt(s, ST_TASK_UPSERT, stack, t->address, err);
+	int rc;
+
+	if (!q)
+		return -1;
+	bind_text(q, 3, t->op);
+	bind_text(q, 4, t->status);
+	bind_int(q, 5, t->attempts);
+	bind_text(q, 6, t->last_error);
+	bind_text(q, 7, created_at);
+	bind_text(q, 8, updated_at);
+	if (run(s, q, NULL, err) < 0)
+		return -1;
+	/* last_insert_rowid() is not set when the upsert updated: ask. */
+	if (!(q = stmt(s, ST_TASK_ID, stack, t->address, err)))
+		return -1;
+	if ((rc = step(s, q, err)) > 0)
+		*id = sqlite3_column_int64(q, 0);
+	stmt_done(q);
+	if (!rc)
+		BUG("task of '%s' missing right after its upsert", t->address);
+	return rc < 0 ? -1 : 0;
+}
+
+static int sqlite_task_put(struct cairn_store *st, const struct cairn_task_record *t,
+			   int64_t *id, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	char now[21];
+	bool changed = false;
+	int ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (sqlite_stack_get(st, t->stack, NULL, err) < 0)
+		goto out;
+	cairn_timestamp(now);
+	changed = true;
+	if (upsert_task(s, t->stack, t, now, now, id, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	return finish(s, ret, changed, err);
+}
+
+static int sqlite_task_get(struct cairn_store *st, int64_t id,
+			   struct cairn_task_record *out, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = stmt(s, ST_TASK_GET, NULL, NULL, err);
+	int rc;
+
+	if (!q)
+		return -1;
+	bind_int(q, 1, id);
+	rc = select_row(s, q, &task_reader, out, err);
+	if (rc == 0)
+		return cairn_error_set(err, CAIRN_E_NOTFOUND,
+				       "task %lld does not exist", (long long)id);
+	return rc < 0 ? -1 : 0;
+}
+
+static int sqlite_task_list(struct cairn_store *st, const char *stack,
+			    bool unfinished, struct cairn_task_record **out,
+			    size_t *n, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = stmt(s, ST_TASK_LIST, stack, NULL, err);
+	void *v;
+
+	if (!q)
+		return -1;
+	bind_int(q, 2, unfinished);
+	if (select_rows(s, q, &task_reader, &v, n, err) < 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int sqlite_task_delete(struct cairn_store *st, const char *stack,
+			      const char *address, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	int changes = 0, ret;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	ret = run_keyed(s, ST_TASK_DELETE, stack, address, &changes, err);
+	return finish(s, ret, changes > 0, err);
+}
+
+static int sqlite_task_restore(struct cairn_store *st, const char *stack,
+			       const struct cairn_task_record *rec,
+			       struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	int64_t id;
+	int ret;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	ret = upsert_task(s, stack, rec, rec->created_at, rec->updated_at, &id, err);
+	return finish(s, ret, true, err);
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+static int insert_event(struct sqlite_store *s, const char *stack, const char *kind,
+			const json_t *data, struct cairn_error *err)
+{
+	sqlite3_stmt *q = stmt(s, ST_EVENT_INSERT, stack, NULL, err);
+	char now[25];
+
+	if (!q)
+		return -1;
+	cairn_store_time_ms(cairn_now_realtime_ms(), now);
+	bind_text(q, 2, now);
+	bind_text(q, 3, kind);
+	bind_json(q, 4, data);
+	return run(s, q, NULL, err);
+}
+
+static int sqlite_event_add(struct cairn_store *st, const char *stack,
+			    const char *kind, const json_t *data,
+			    struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	int ret;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	ret = insert_event(s, stack, kind, data, err);
+	return finish(s, ret, true, err);
+}
+
+static int sqlite_event_list(struct cairn_store *st, const char *stack,
+			     int64_t since, json_t **out, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = stmt(s, stack ? ST_EVENT_LIST : ST_EVENT_LIST_ALL, stack,
+			       NULL, err);
+	json_t *events, *data;
+	int rc;
+
+	if (!q)
+		return -1;
+	bind_int(q, 2, since);
+	events = json_array();
+	while ((rc = step(s, q, err)) > 0) {
+		const char *ev_stack = (const char *)sqlite3_column_text(q, 1);
+
+		if (col_json(s, q, 4, &data, err) < 0) {
+			rc = -1;
+			break;
+		}
+		json_array_append_new(events,
+			json_pack("{s:I, s:o, s:s, s:s, s:o}",
+				  "id", (json_int_t)sqlite3_column_int64(q, 0),
+				  "stack", ev_stack ? json_string(ev_stack) : json_null(),
+				  "time", (const char *)sqlite3_column_text(q, 2),
+				  "kind", (const char *)sqlite3_column_text(q, 3),
+				  "data", data ? data : json_null()));
+	}
+	stmt_done(q);
+	if (rc < 0) {
+		json_decref(events);
+		return -1;
+	}
+	*out = events;
+	return 0;
+}
+
+/* ---- the stack lock ------------------------------------------------------- */
+
+static int read_lock(struct sqlite_store *s UNUSED, sqlite3_stmt *q, void *rec,
+		     struct cairn_error *err UNUSED)
+{
+	struct cairn_lock_record *r = rec;
+
+	r->stack = col_str(q, 0);
+	r->holder = col_str(q, 1);
+	r->fence = sqlite3_column_int64(q, 2);
+	r->acquired_ms = sqlite3_column_int64(q, 3);
+	r->expires_ms = sqlite3_column_int64(q, 4);
+	return 0;
+}
+
+static void release_lock(void *rec)
+{
+	cairn_lock_record_release(rec);
+}
+
+static const struct row_reader lock_reader = {
+	sizeof(struct cairn_lock_record), read_lock, release_lock,
+};
+
+/* now + lease_ms, without overflowing on an absurd lease. */
+static int64_t lease_end(int64_t now, int64_t lease_ms)
+{
+	return lease_ms > INT64_MAX - now ? INT64_MAX : now + lease_ms;
+}
+
+/* Draw the stack's next fence: one more than any it ever had. */
+static int next_fence(struct sqlite_store *s, const char *stack, int64_t *fence,
+		      struct cairn_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (run_keyed(s, ST_FENCE_NEXT, stack, NULL, NULL, err) < 0 ||
+	    !(q = stmt(s, ST_FENCE_GET, stack, NULL, err)))
+		return -1;
+	if ((rc = step(s, q, err)) > 0)
+		*fence = sqlite3_column_int64(q, 0);
+	stmt_done(q);
+	if (!rc)
+		BUG("no fence for stack '%s' right after drawing one", stack);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * The whole acquisition is one BEGIN IMMEDIATE transaction (sqlite_begin()
+ * at depth 0): the read of the current lease and the write of ours cannot
+ * interleave with another process doing the same.
+ */
+static int sqlite_lock_acquire(struct cairn_store *st, const char *stack,
+			       const char *holder, int64_t lease_ms,
+			       struct cairn_lock_record *out, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	struct cairn_lock_record held = { 0 };
+	sqlite3_stmt *q;
+	json_t *data;
+	int64_t now, fence = 0;
+	bool changed = false;
+	int rc, ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (sqlite_stack_get(st, stack, NULL, err) < 0 ||
+	    (rc = select_one(s, ST_LOCK_GET, stack, NULL, &lock_reader, &held, err)) < 0)
+		goto out;
+	now = cairn_now_realtime_ms();
+	if (rc && held.expires_ms > now) {
+		*out = held;
+		memset(&held, 0, sizeof(held));
+		cairn_store_lock_conflict(err, out);
+		goto out;
+	}
+
+	changed = true;
+	if (next_fence(s, stack, &fence, err) < 0 ||
+	    !(q = stmt(s, ST_LOCK_PUT, stack, holder, err)))
+		goto out;
+	bind_int(q, 3, fence);
+	bind_int(q, 4, now);
+	bind_int(q, 5, lease_end(now, lease_ms));
+	if (run(s, q, NULL, err) < 0)
+		goto out;
+	if (rc) {
+		/* A lease that ran out: its holder died or hung.  Say so. */
+		data = json_pack("{s:s, s:s, s:I, s:I}", "by", holder,
+				 "holder", held.holder, "fence", (json_int_t)held.fence,
+				 "expires_ms", (json_int_t)held.expires_ms);
+		rc = insert_event(s, stack, "lock.expired", data, err);
+		json_decref(data);
+		if (rc < 0)
+			goto out;
+		cairn_info("stack '%s': took over the expired lock %lld of %s",
+			   stack, (long long)held.fence, held.holder);
+	}
+	/* A new run begins: the previous runs' closed intents have served. */
+	if (run_keyed(s, ST_INTENT_PRUNE, stack, NULL, NULL, err) < 0)
+		goto out;
+
+	out->stack = xstrdup(stack);
+	out->holder = xstrdup(holder);
+	out->fence = fence;
+	out->acquired_ms = now;
+	out->expires_ms = lease_end(now, lease_ms);
+	ret = 0;
+out:
+	cairn_lock_record_release(&held);
+	ret = finish(s, ret, changed, err);
+	if (ret < 0 && changed)
+		cairn_lock_record_release(out);
+	return ret;
+}
+
+static int sqlite_lock_get(struct cairn_store *st, const char *stack,
+			   struct cairn_lock_record *out, struct cairn_error *err)
+{
+	int rc = select_one(to_sqlite(st), ST_LOCK_GET, stack, NULL, &lock_reader,
+			    out, err);
+
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	if (sqlite_stack_get(st, stack, NULL, err) < 0)
+		return -1;
+	return cairn_error_set(err, CAIRN_E_NOTFOUND, "stack '%s' is not locked", stack);
+}
+
+static int sqlite_lock_renew(struct cairn_store *st, const char *stack,
+			     int64_t fence, int64_t lease_ms,
+			     struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	struct cairn_lock_record now = { 0 };
+	sqlite3_stmt *q;
+	int changes = 0, rc, ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (!(q = stmt(s, ST_LOCK_RENEW, stack, NULL, err)))
+		goto out;
+	/* Our fence still there means nobody took over, even if our lease ran
+	 * out meanwhile: extending it is safe. */
+	bind_int(q, 2, fence);
+	bind_int(q, 3, lease_end(cairn_now_realtime_ms(), lease_ms));
+	if (run(s, q, &changes, err) < 0)
+		goto out;
+	if (!changes) {
+		if ((rc = select_one(s, ST_LOCK_GET, stack, NULL, &lock_reader, &now,
+				     err)) < 0)
+			goto out;
+		cairn_store_lock_lost(err, stack, fence, rc ? &now : NULL);
+		goto out;
+	}
+	ret = 0;
+out:
+	cairn_lock_record_release(&now);
+	return finish(s, ret, changes > 0, err);
+}
+
+static int sqlite_lock_release(struct cairn_store *st, const char *stack,
+			       int64_t fence, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	struct cairn_lock_record now = { 0 };
+	sqlite3_stmt *q;
+	int changes = 0, rc, ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (!(q = stmt(s, ST_LOCK_RELEASE, stack, NULL, err)))
+		goto out;
+	bind_int(q, 2, fence);
+	if (run(s, q, &changes, err) < 0)
+		goto out;
+	if (!changes) {
+		/* Gone already, or someone else's now: not ours to remove. */
+		if ((rc = select_one(s, ST_LOCK_GET, stack, NULL, &lock_reader, &now,
+				     err)) < 0)
+			goto out;
+		if (rc)
+			cairn_info("stack '%s': lock %lld not released, %s holds lock %lld now",
+				   stack, (long long)fence, now.holder, (long long)now.fence);
+	}
+	ret = 0;
+out:
+	cairn_lock_record_release(&now);
+	return finish(s, ret, changes > 0, err);
+}
+
+static int sqlite_lock_force(struct cairn_store *st, const char *stack,
+			     const char *by, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	struct cairn_lock_record held = { 0 };
+	json_t *data = NULL;
+	bool changed = false;
+	int ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (sqlite_lock_get(st, stack, &held, err) < 0)
+		goto out;
+	changed = true;
+	data = json_pack("{s:s, s:s, s:I}", "by", by, "holder", held.holder,
+			 "fence", (json_int_t)held.fence);
+	if (run_keyed(s, ST_LOCK_DELETE, stack, NULL, NULL, err) < 0 ||
+	    insert_event(s, stack, "lock.forced", data, err) < 0)
+		goto out;
+	cairn_info("stack '%s': lock %lld of %s removed by %s", stack,
+		   (long long)held.fence, held.holder, by);
+	ret = 0;
+out:
+	json_decref(data);
+	cairn_lock_record_release(&held);
+	return finish(s, ret, changed, err);
+}
+
+/* ---- outputs ---------------------------------------------------------------- */
+
+static int sqlite_outputs_put(struct cairn_store *st, const char *stack,
+			      const json_t *outputs, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q;
+	char now[21];
+	bool changed = false;
+	int ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (sqlite_stack_get(st, stack, NULL, err) < 0)
+		goto out;
+	changed = true;
+	if (!outputs) {
+		ret = run_keyed(s, ST_OUTPUTS_DELETE, stack, NULL, NULL, err);
+		goto out;
+	}
+	if (!(q = stmt(s, ST_OUTPUTS_PUT, stack, NULL, err)))
+		goto out;
+	cairn_timestamp(now);
+	bind_json(q, 2, outputs);
+	bind_text(q, 3, now);
+	ret = run(s, q, NULL, err);
+out:
+	return finish(s, ret, changed, err);
+}
+
+static int sqlite_outputs_get(struct cairn_store *st, const char *stack,
+			      json_t **out, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = stmt(s, ST_OUTPUTS_GET, stack, NULL, err);
+	int rc;
+
+	if (!q)
+		return -1;
+	if ((rc = step(s, q, err)) > 0 && col_json(s, q, 0, out, err) < 0)
+		rc = -1;
+	stmt_done(q);
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	return sqlite_stack_get(st, stack, NULL, err);   /* none stored: *out NULL */
+}
+
+/* ---- registered plugins ------------------------------------------------------ */
+
+static int sqlite_plugin_put(struct cairn_store *st, const char *type,
+			     const char *path, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q;
+	char now[21];
+	int ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if ((q = stmt(s, ST_PLUGIN_PUT, type, path, err))) {
+		cairn_timestamp(now);
+		bind_text(q, 3, now);
+		ret = run(s, q, NULL, err);
+	}
+	return finish(s, ret, true, err);
+}
+
+static int sqlite_plugin_delete(struct cairn_store *st, const char *type,
+				struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	int changes = 0, ret;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	ret = run_keyed(s, ST_PLUGIN_DELETE, type, NULL, &changes, err);
+	if (!ret && !changes)
+		ret = cairn_error_set(err, CAIRN_E_NOTFOUND,
+				      "no plugin registered for provider type '%s'", type);
+	return finish(s, ret, changes > 0, err);
+}
+
+static int sqlite_plugin_list(struct cairn_store *st, json_t **out,
+			      struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = stmt(s, ST_PLUGIN_LIST, NULL, NULL, err);
+	json_t *plugins;
+	int rc;
+
+	if (!q)
+		return -1;
+	plugins = json_object();
+	while ((rc = step(s, q, err)) > 0)
+		json_object_set_new(plugins, (const char *)sqlite3_column_text(q, 0),
+				    json_string((const char *)sqlite3_column_text(q, 1)));
+	stmt_done(q);
+	if (rc < 0) {
+		json_decref(plugins);
+		return -1;
+	}
+	*out = plugins;
+	return 0;
+}
+
 const struct cairn_store_backend cairn_store_backend_sqlite = {
 	.name = "sqlite",
 
@@ -1341,4 +2190,29 @@ const struct cairn_store_backend cairn_store_backend_sqlite = {
 	.pool_put = sqlite_pool_put,
 	.pool_delete = sqlite_pool_delete,
 	.pool_restore = sqlite_pool_restore,
+
+	.intent_open = sqlite_intent_open,
+	.intent_close = sqlite_intent_close,
+	.intent_list = sqlite_intent_list,
+	.intent_restore = sqlite_intent_restore,
+
+	.task_put = sqlite_task_put,
+	.task_get = sqlite_task_get,
+	.task_list = sqlite_task_list,
+	.task_delete = sqlite_task_delete,
+	.task_restore = sqlite_task_restore,
+
+	.lock_acquire = sqlite_lock_acquire,
+	.lock_renew = sqlite_lock_renew,
+	.lock_release = sqlite_lock_release,
+	.lock_get = sqlite_lock_get,
+	.lock_force = sqlite_lock_force,
+
+	.event_add = sqlite_event_add,
+	.event_list = sqlite_event_list,
+	.outputs_put = sqlite_outputs_put,
+	.outputs_get = sqlite_outputs_get,
+	.plugin_put = sqlite_plugin_put,
+	.plugin_delete = sqlite_plugin_delete,
+	.plugin_list = sqlite_plugin_list,
 };

@@ -30,6 +30,7 @@
 #define CAIRN_STATE_STORE_BACKEND_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cairn/store.h"
@@ -176,6 +177,113 @@ typedef int cairn_store_pool_restore_fn(struct cairn_store *st,
 					const struct cairn_pool_record *rec,
 					struct cairn_error *err);
 
+/* ---- intents (the journal) ---------------------------------------------- */
+
+/*
+ * Record in as a new open intent of in->stack (CAIRN_E_NOTFOUND when the
+ * stack does not exist); in->id and in->created_at are ignored, *id receives
+ * the new id.  Committed before returning unless the caller has a
+ * transaction open.  store.c has checked stack, address, op, kind and type
+ * are non-empty and attempt >= 1.
+ */
+typedef int cairn_store_intent_open_fn(struct cairn_store *st,
+				       const struct cairn_intent_record *in,
+				       int64_t *id, struct cairn_error *err);
+/* Mark intent id closed.  Closing a closed one changes nothing;
+ * CAIRN_E_NOTFOUND for an id that does not exist (any more). */
+typedef int cairn_store_intent_close_fn(struct cairn_store *st, int64_t id,
+					struct cairn_error *err);
+/* The open intents of stack (every stack when NULL), by id; *out is NULL
+ * when *n is 0.  An unknown stack gives 0. */
+typedef int cairn_store_intent_list_fn(struct cairn_store *st, const char *stack,
+				       struct cairn_intent_record **out, size_t *n,
+				       struct cairn_error *err);
+/* Import: record rec as an open intent of stack with rec->created_at (a new
+ * id is drawn; rec->id is ignored). */
+typedef int cairn_store_intent_restore_fn(struct cairn_store *st, const char *stack,
+					  const struct cairn_intent_record *rec,
+					  struct cairn_error *err);
+
+/* ---- tasks ------------------------------------------------------------- */
+
+/* Insert or update the task of (t->stack, t->address), keeping its id and
+ * created_at; CAIRN_E_NOTFOUND without the stack.  *id may be NULL.
+ * store.c has checked the strings and that status is a known one. */
+typedef int cairn_store_task_put_fn(struct cairn_store *st,
+				    const struct cairn_task_record *t,
+				    int64_t *id, struct cairn_error *err);
+typedef int cairn_store_task_get_fn(struct cairn_store *st, int64_t id,
+				    struct cairn_task_record *out,
+				    struct cairn_error *err);
+/* Tasks of stack (all when NULL) by id; only "failed" and "blocked" ones
+ * when unfinished. */
+typedef int cairn_store_task_list_fn(struct cairn_store *st, const char *stack,
+				     bool unfinished, struct cairn_task_record **out,
+				     size_t *n, struct cairn_error *err);
+/* Delete if present. */
+typedef int cairn_store_task_delete_fn(struct cairn_store *st, const char *stack,
+				       const char *address, struct cairn_error *err);
+/* Import: store rec as a task of stack, timestamps as given (a new id is
+ * drawn). */
+typedef int cairn_store_task_restore_fn(struct cairn_store *st, const char *stack,
+					const struct cairn_task_record *rec,
+					struct cairn_error *err);
+
+/* ---- the stack lock ------------------------------------------------------ */
+
+/*
+ * The lock operations of store.h; the backend reads its own clock (SQLite:
+ * cairn_now_realtime_ms(); a server database would use the server's, so
+ * that hosts with skewed clocks agree).  Fences are per stack name and only
+ * ever rise, across releases, forced unlocks and even deleting the stack.
+ * A live lease held by anyone is CAIRN_E_CONFLICT, set with
+ * cairn_store_lock_conflict(); renew on a fence that is no longer the
+ * holder's is CAIRN_E_CONFLICT set with cairn_store_lock_lost().
+ */
+typedef int cairn_store_lock_acquire_fn(struct cairn_store *st, const char *stack,
+					const char *holder, int64_t lease_ms,
+					struct cairn_lock_record *out,
+					struct cairn_error *err);
+typedef int cairn_store_lock_renew_fn(struct cairn_store *st, const char *stack,
+				      int64_t fence, int64_t lease_ms,
+				      struct cairn_error *err);
+typedef int cairn_store_lock_release_fn(struct cairn_store *st, const char *stack,
+					int64_t fence, struct cairn_error *err);
+typedef int cairn_store_lock_get_fn(struct cairn_store *st, const char *stack,
+				    struct cairn_lock_record *out,
+				    struct cairn_error *err);
+typedef int cairn_store_lock_force_fn(struct cairn_store *st, const char *stack,
+				      const char *by, struct cairn_error *err);
+
+/* ---- events, outputs, plugins -------------------------------------------- */
+
+/* Append an event; stack may be NULL (a store-wide event) and need not
+ * exist; data may be NULL. */
+typedef int cairn_store_event_add_fn(struct cairn_store *st, const char *stack,
+				     const char *kind, const json_t *data,
+				     struct cairn_error *err);
+/* Events with id > since of stack (all when NULL), by id, as the JSON
+ * array described in store.h. */
+typedef int cairn_store_event_list_fn(struct cairn_store *st, const char *stack,
+				      int64_t since, json_t **out,
+				      struct cairn_error *err);
+/* Replace the stack's outputs with outputs (an object), or remove them when
+ * outputs is NULL; CAIRN_E_NOTFOUND without the stack. */
+typedef int cairn_store_outputs_put_fn(struct cairn_store *st, const char *stack,
+				       const json_t *outputs,
+				       struct cairn_error *err);
+/* The stored outputs, or *out NULL when the stack has none stored;
+ * CAIRN_E_NOTFOUND without the stack. */
+typedef int cairn_store_outputs_get_fn(struct cairn_store *st, const char *stack,
+				       json_t **out, struct cairn_error *err);
+typedef int cairn_store_plugin_put_fn(struct cairn_store *st, const char *type,
+				      const char *path, struct cairn_error *err);
+/* CAIRN_E_NOTFOUND when no plugin of that type is registered. */
+typedef int cairn_store_plugin_delete_fn(struct cairn_store *st, const char *type,
+					 struct cairn_error *err);
+typedef int cairn_store_plugin_list_fn(struct cairn_store *st, json_t **out,
+				       struct cairn_error *err);
+
 /*
  * The table.  Every member is mandatory: store.c refuses to open through a
  * backend that leaves one NULL (it is checked once, at open).
@@ -213,14 +321,52 @@ struct cairn_store_backend {
 	cairn_store_pool_put_fn *pool_put;
 	cairn_store_pool_delete_fn *pool_delete;
 	cairn_store_pool_restore_fn *pool_restore;
+
+	cairn_store_intent_open_fn *intent_open;
+	cairn_store_intent_close_fn *intent_close;
+	cairn_store_intent_list_fn *intent_list;
+	cairn_store_intent_restore_fn *intent_restore;
+
+	cairn_store_task_put_fn *task_put;
+	cairn_store_task_get_fn *task_get;
+	cairn_store_task_list_fn *task_list;
+	cairn_store_task_delete_fn *task_delete;
+	cairn_store_task_restore_fn *task_restore;
+
+	cairn_store_lock_acquire_fn *lock_acquire;
+	cairn_store_lock_renew_fn *lock_renew;
+	cairn_store_lock_release_fn *lock_release;
+	cairn_store_lock_get_fn *lock_get;
+	cairn_store_lock_force_fn *lock_force;
+
+	cairn_store_event_add_fn *event_add;
+	cairn_store_event_list_fn *event_list;
+	cairn_store_outputs_put_fn *outputs_put;
+	cairn_store_outputs_get_fn *outputs_get;
+	cairn_store_plugin_put_fn *plugin_put;
+	cairn_store_plugin_delete_fn *plugin_delete;
+	cairn_store_plugin_list_fn *plugin_list;
 };
+
+/* ---- helpers store.c offers every backend -------------------------------- */
+
+/* "2026-11-22T04:00:00.123Z" for ms since the epoch (event times). */
+void cairn_store_time_ms(int64_t ms, char out[25]);
+/* Set err to the CAIRN_E_CONFLICT of a lock held by another: "stack 'demo'
+ * is locked by root@host pid 123 since 2026-11-22T04:00:00Z"; returns -1. */
+int cairn_store_lock_conflict(struct cairn_error *err,
+			      const struct cairn_lock_record *held);
+/* Set err to the CAIRN_E_CONFLICT of a renewal whose fence is no longer
+ * the lock's; now is the lock there is instead, or NULL.  Returns -1. */
+int cairn_store_lock_lost(struct cairn_error *err, const char *stack, int64_t fence,
+			  const struct cairn_lock_record *now);
 
 /*
  * The schema version this build writes.  Versions are shared by every
  * backend: migration N means the same tables and columns in SQLite and in
  * PostgreSQL, so an export/import between them never needs translating.
  */
-#define CAIRN_STORE_SCHEMA_VERSION 1
+#define CAIRN_STORE_SCHEMA_VERSION 2
 
 extern const struct cairn_store_backend cairn_store_backend_sqlite;
 

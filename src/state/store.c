@@ -5,7 +5,9 @@
  */
 #include "util/common.h"
 
+#include <limits.h>
 #include <pwd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cairn/store.h"
@@ -30,7 +32,16 @@ static int backend_complete(const struct cairn_store_backend *be)
 	       be->resource_list && be->resource_get && be->resource_put &&
 	       be->resource_delete && be->resource_restore &&
 	       be->pool_list && be->pool_get && be->pool_put &&
-	       be->pool_delete && be->pool_restore;
+	       be->pool_delete && be->pool_restore &&
+	       be->intent_open && be->intent_close && be->intent_list &&
+	       be->intent_restore &&
+	       be->task_put && be->task_get && be->task_list &&
+	       be->task_delete && be->task_restore &&
+	       be->lock_acquire && be->lock_renew && be->lock_release &&
+	       be->lock_get && be->lock_force &&
+	       be->event_add && be->event_list &&
+	       be->outputs_put && be->outputs_get &&
+	       be->plugin_put && be->plugin_delete && be->plugin_list;
 }
 
 /*
@@ -141,6 +152,14 @@ static int check_name(const char *what, const char *name, struct cairn_error *er
 {
 	if (!name || !*name)
 		return cairn_error_set(err, CAIRN_E_INVALID, "empty %s name", what);
+	return 0;
+}
+
+/* A string argument that is not a name: a holder, a path, a kind. */
+static int check_text(const char *what, const char *v, struct cairn_error *err)
+{
+	if (!v || !*v)
+		return cairn_error_set(err, CAIRN_E_INVALID, "empty %s", what);
 	return 0;
 }
 
@@ -456,6 +475,381 @@ int cairn_store_pool_delete(struct cairn_store *st, const char *name,
 	return st->be->pool_delete(st, name, err);
 }
 
+/* ---- intents ------------------------------------------------------------ */
+
+void cairn_intent_record_release(struct cairn_intent_record *r)
+{
+	if (!r)
+		return;
+	free(r->stack);
+	free(r->address);
+	free(r->op);
+	free(r->kind);
+	free(r->type);
+	free(r->provider);
+	free(r->cairn_id);
+	json_decref(r->desired);
+	json_decref(r->observed);
+	free(r->created_at);
+	memset(r, 0, sizeof(*r));
+}
+
+void cairn_intent_record_list_free(struct cairn_intent_record *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		cairn_intent_record_release(&v[i]);
+	free(v);
+}
+
+/* What every intent must say, whoever writes it (open or import). */
+static int check_intent(const struct cairn_intent_record *in, struct cairn_error *err)
+{
+	if (!in || !in->address || !*in->address)
+		return cairn_error_set(err, CAIRN_E_INVALID, "intent without address");
+	if (!in->op || !*in->op)
+		return cairn_error_set(err, CAIRN_E_INVALID,
+				       "intent for '%s' has no operation", in->address);
+	if (!in->kind || !*in->kind || !in->type || !*in->type)
+		return cairn_error_set(err, CAIRN_E_INVALID,
+				       "intent for '%s' has no kind or type", in->address);
+	if (in->attempt < 1)
+		return cairn_error_set(err, CAIRN_E_INVALID,
+				       "intent for '%s' has attempt %d (the first is 1)",
+				       in->address, in->attempt);
+	return 0;
+}
+
+int cairn_store_intent_open(struct cairn_store *st, const struct cairn_intent_record *in,
+			    int64_t *id, struct cairn_error *err)
+{
+	int64_t ignored;
+
+	if (!id)
+		id = &ignored;
+	*id = 0;
+	if (check_intent(in, err) < 0 || check_name("stack", in->stack, err) < 0 ||
+	    check_writable(st, err) < 0)
+		return -1;
+	return st->be->intent_open(st, in, id, err);
+}
+
+int cairn_store_intent_close(struct cairn_store *st, int64_t id, struct cairn_error *err)
+{
+	if (check_writable(st, err) < 0)
+		return -1;
+	if (id <= 0)
+		return cairn_error_set(err, CAIRN_E_NOTFOUND,
+				       "intent %lld does not exist", (long long)id);
+	return st->be->intent_close(st, id, err);
+}
+
+int cairn_store_intent_list(struct cairn_store *st, const char *stack,
+			    struct cairn_intent_record **out, size_t *n,
+			    struct cairn_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	if (stack && check_name("stack", stack, err) < 0)
+		return -1;
+	return st->be->intent_list(st, stack, out, n, err);
+}
+
+/* ---- tasks --------------------------------------------------------------- */
+
+static const char *const task_statuses[] = { "failed", "blocked", "done" };
+
+static bool task_status_known(const char *status)
+{
+	for (size_t i = 0; status && i < ARRAY_SIZE(task_statuses); i++)
+		if (!strcmp(status, task_statuses[i]))
+			return true;
+	return false;
+}
+
+void cairn_task_record_release(struct cairn_task_record *r)
+{
+	if (!r)
+		return;
+	free(r->stack);
+	free(r->address);
+	free(r->op);
+	free(r->status);
+	free(r->last_error);
+	free(r->created_at);
+	free(r->updated_at);
+	memset(r, 0, sizeof(*r));
+}
+
+void cairn_task_record_list_free(struct cairn_task_record *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		cairn_task_record_release(&v[i]);
+	free(v);
+}
+
+/* What every task must say, whoever writes it (put or import). */
+static int check_task(const struct cairn_task_record *t, struct cairn_error *err)
+{
+	if (!t || !t->address || !*t->address)
+		return cairn_error_set(err, CAIRN_E_INVALID, "task without address");
+	if (!t->op || !*t->op)
+		return cairn_error_set(err, CAIRN_E_INVALID,
+				       "task for '%s' has no operation", t->address);
+	if (!task_status_known(t->status))
+		return cairn_error_set(err, CAIRN_E_INVALID,
+				       "task for '%s' has unknown status '%s'", t->address,
+				       t->status ? t->status : "");
+	if (t->attempts < 0)
+		return cairn_error_set(err, CAIRN_E_INVALID,
+				       "task for '%s' has %d attempts", t->address,
+				       t->attempts);
+	return 0;
+}
+
+int cairn_store_task_put(struct cairn_store *st, const struct cairn_task_record *t,
+			 int64_t *id, struct cairn_error *err)
+{
+	int64_t ignored;
+
+	if (!id)
+		id = &ignored;
+	*id = 0;
+	if (check_task(t, err) < 0 || check_name("stack", t->stack, err) < 0 ||
+	    check_writable(st, err) < 0)
+		return -1;
+	return st->be->task_put(st, t, id, err);
+}
+
+int cairn_store_task_get(struct cairn_store *st, int64_t id, struct cairn_task_record *out,
+			 struct cairn_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	return st->be->task_get(st, id, out, err);
+}
+
+int cairn_store_task_list(struct cairn_store *st, const char *stack, bool unfinished,
+			  struct cairn_task_record **out, size_t *n, struct cairn_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	if (stack && check_name("stack", stack, err) < 0)
+		return -1;
+	return st->be->task_list(st, stack, unfinished, out, n, err);
+}
+
+int cairn_store_task_delete(struct cairn_store *st, const char *stack, const char *address,
+			    struct cairn_error *err)
+{
+	if (check_name("stack", stack, err) < 0 ||
+	    check_name("resource", address, err) < 0 ||
+	    check_writable(st, err) < 0)
+		return -1;
+	return st->be->task_delete(st, stack, address, err);
+}
+
+/* ---- the stack lock ------------------------------------------------------- */
+
+void cairn_store_time_ms(int64_t ms, char out[25])
+{
+	time_t t = (time_t)(ms / 1000);
+	unsigned frac = (unsigned)((ms % 1000 + 1000) % 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	if (strftime(out, 25, "%Y-%m-%dT%H:%M:%S", &tm) != 19)
+		BUG("time %lld ms out of range", (long long)ms);
+	out[19] = '.';
+	out[20] = (char)('0' + frac / 100);
+	out[21] = (char)('0' + frac / 10 % 10);
+	out[22] = (char)('0' + frac % 10);
+	out[23] = 'Z';
+	out[24] = '\0';
+}
+
+/* "2026-11-22T04:00:00Z": lock times in messages, to the second. */
+static void time_s(int64_t ms, char out[21])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int cairn_store_lock_conflict(struct cairn_error *err,
+			      const struct cairn_lock_record *held)
+{
+	char since[21], until[21];
+
+	time_s(held->acquired_ms, since);
+	time_s(held->expires_ms, until);
+	cairn_error_set(err, CAIRN_E_CONFLICT, "stack '%s' is locked by %s since %s",
+			held->stack, held->holder, since);
+	cairn_error_hint(err, "its lease runs until %s unless renewed; if its holder is gone, 'cairn state unlock %s' removes it",
+			 until, held->stack);
+	return -1;
+}
+
+int cairn_store_lock_lost(struct cairn_error *err, const char *stack, int64_t fence,
+			  const struct cairn_lock_record *now)
+{
+	char since[21];
+
+	if (!now)
+		return cairn_error_set(err, CAIRN_E_CONFLICT,
+				       "lock %lld of stack '%s' was released or forced",
+				       (long long)fence, stack);
+	time_s(now->acquired_ms, since);
+	return cairn_error_set(err, CAIRN_E_CONFLICT,
+			       "lock %lld of stack '%s' was taken over: held by %s (lock %lld) since %s",
+			       (long long)fence, stack, now->holder,
+			       (long long)now->fence, since);
+}
+
+void cairn_lock_record_release(struct cairn_lock_record *r)
+{
+	if (!r)
+		return;
+	free(r->stack);
+	free(r->holder);
+	memset(r, 0, sizeof(*r));
+}
+
+static int check_lease(int64_t lease_ms, struct cairn_error *err)
+{
+	if (lease_ms <= 0)
+		return cairn_error_set(err, CAIRN_E_INVALID,
+				       "lock lease of %lld ms is not positive",
+				       (long long)lease_ms);
+	return 0;
+}
+
+static int check_fence(int64_t fence, struct cairn_error *err)
+{
+	if (fence <= 0)
+		return cairn_error_set(err, CAIRN_E_INVALID,
+				       "lock fence %lld is not positive", (long long)fence);
+	return 0;
+}
+
+int cairn_store_lock_acquire(struct cairn_store *st, const char *stack, const char *holder,
+			     int64_t lease_ms, struct cairn_lock_record *out,
+			     struct cairn_error *err)
+{
+	struct cairn_lock_record ignored = { 0 };
+	int ret;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (check_name("stack", stack, err) < 0 || check_text("lock holder", holder, err) < 0 ||
+	    check_lease(lease_ms, err) < 0 || check_writable(st, err) < 0)
+		return -1;
+	ret = st->be->lock_acquire(st, stack, holder, lease_ms, out ? out : &ignored, err);
+	cairn_lock_record_release(&ignored);
+	return ret;
+}
+
+int cairn_store_lock_renew(struct cairn_store *st, const char *stack, int64_t fence,
+			   int64_t lease_ms, struct cairn_error *err)
+{
+	if (check_name("stack", stack, err) < 0 || check_fence(fence, err) < 0 ||
+	    check_lease(lease_ms, err) < 0 || check_writable(st, err) < 0)
+		return -1;
+	return st->be->lock_renew(st, stack, fence, lease_ms, err);
+}
+
+int cairn_store_lock_release(struct cairn_store *st, const char *stack, int64_t fence,
+			     struct cairn_error *err)
+{
+	if (check_name("stack", stack, err) < 0 || check_fence(fence, err) < 0 ||
+	    check_writable(st, err) < 0)
+		return -1;
+	return st->be->lock_release(st, stack, fence, err);
+}
+
+int cairn_store_lock_get(struct cairn_store *st, const char *stack,
+			 struct cairn_lock_record *out, struct cairn_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (check_name("stack", stack, err) < 0)
+		return -1;
+	return st->be->lock_get(st, stack, out, err);
+}
+
+int cairn_store_lock_force(struct cairn_store *st, const char *stack, const char *by,
+			   struct cairn_error *err)
+{
+	if (check_name("stack", stack, err) < 0 || check_text("unlocker", by, err) < 0 ||
+	    check_writable(st, err) < 0)
+		return -1;
+	return st->be->lock_force(st, stack, by, err);
+}
+
+/* ---- events, outputs, plugins -------------------------------------------- */
+
+int cairn_store_event_add(struct cairn_store *st, const char *stack, const char *kind,
+			  const json_t *data, struct cairn_error *err)
+{
+	if ((stack && check_name("stack", stack, err) < 0) ||
+	    check_text("event kind", kind, err) < 0 || check_writable(st, err) < 0)
+		return -1;
+	return st->be->event_add(st, stack, kind, data, err);
+}
+
+int cairn_store_event_list(struct cairn_store *st, const char *stack, int64_t since,
+			   json_t **out, struct cairn_error *err)
+{
+	*out = NULL;
+	if (stack && check_name("stack", stack, err) < 0)
+		return -1;
+	return st->be->event_list(st, stack, since < 0 ? 0 : since, out, err);
+}
+
+int cairn_store_outputs_put(struct cairn_store *st, const char *stack, const json_t *outputs,
+			    struct cairn_error *err)
+{
+	if (check_name("stack", stack, err) < 0 || check_writable(st, err) < 0)
+		return -1;
+	if (outputs && !json_is_object(outputs))
+		return cairn_error_set(err, CAIRN_E_INVALID,
+				       "outputs of stack '%s' are not an object", stack);
+	return st->be->outputs_put(st, stack, outputs, err);
+}
+
+int cairn_store_outputs_get(struct cairn_store *st, const char *stack, json_t **out,
+			    struct cairn_error *err)
+{
+	*out = NULL;
+	if (check_name("stack", stack, err) < 0 ||
+	    st->be->outputs_get(st, stack, out, err) < 0)
+		return -1;
+	if (!*out)
+		*out = json_object();   /* none stored yet: no outputs */
+	return 0;
+}
+
+int cairn_store_plugin_put(struct cairn_store *st, const char *type, const char *path,
+			   struct cairn_error *err)
+{
+	if (check_text("plugin type", type, err) < 0 ||
+	    check_text("plugin path", path, err) < 0 || check_writable(st, err) < 0)
+		return -1;
+	return st->be->plugin_put(st, type, path, err);
+}
+
+int cairn_store_plugin_delete(struct cairn_store *st, const char *type, struct cairn_error *err)
+{
+	if (check_text("plugin type", type, err) < 0 || check_writable(st, err) < 0)
+		return -1;
+	return st->be->plugin_delete(st, type, err);
+}
+
+int cairn_store_plugin_list(struct cairn_store *st, json_t **out, struct cairn_error *err)
+{
+	*out = NULL;
+	return st->be->plugin_list(st, out, err);
+}
+
 /* ---- export ------------------------------------------------------------ */
 
 /* json_string() of a possibly NULL string: NULL becomes JSON null. */
@@ -484,6 +878,43 @@ static json_t *export_resource(const struct cairn_resource_record *r)
 	return o;
 }
 
+/* Open intents travel without their id, which is local to a store. */
+static json_t *export_intent(const struct cairn_intent_record *in)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:i, s:o, s:o, s:s}",
+			 "address", in->address,
+			 "op", in->op,
+			 "kind", in->kind,
+			 "type", in->type,
+			 "provider", str_or_null(in->provider),
+			 "cairn_id", str_or_null(in->cairn_id),
+			 "attempt", in->attempt,
+			 "desired", in->desired ? json_incref(in->desired) : json_null(),
+			 "observed", in->observed ? json_incref(in->observed) : json_null(),
+			 "created_at", in->created_at);
+
+	if (!o)
+		BUG("cannot build the export of the intent for '%s'", in->address);
+	return o;
+}
+
+/* Tasks travel without their id too: one task per (stack, address). */
+static json_t *export_task(const struct cairn_task_record *t)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:o, s:s, s:s}",
+			 "address", t->address,
+			 "op", t->op,
+			 "status", t->status,
+			 "attempts", t->attempts,
+			 "last_error", str_or_null(t->last_error),
+			 "created_at", t->created_at,
+			 "updated_at", t->updated_at);
+
+	if (!o)
+		BUG("cannot build the export of the task for '%s'", t->address);
+	return o;
+}
+
 /*
  * One stack as an export entry.  Pools its resources belong to are added
  * to *pools (names, as keys) so a one-stack export can carry them along.
@@ -493,12 +924,17 @@ static int export_stack(struct cairn_store *st, const struct cairn_stack_record 
 {
 	struct cairn_design_record *dv = NULL;
 	struct cairn_resource_record *rv = NULL;
-	size_t nd = 0, nr = 0;
-	json_t *designs, *resources, *o = NULL;
+	struct cairn_task_record *tv = NULL;
+	struct cairn_intent_record *iv = NULL;
+	size_t nd = 0, nr = 0, nt = 0, ni = 0;
+	json_t *designs, *resources, *tasks, *intents, *outputs = NULL, *o = NULL;
 	int ret = -1;
 
 	if (st->be->design_list(st, s->name, &dv, &nd, err) < 0 ||
-	    st->be->resource_list(st, s->name, &rv, &nr, err) < 0)
+	    st->be->resource_list(st, s->name, &rv, &nr, err) < 0 ||
+	    st->be->task_list(st, s->name, false, &tv, &nt, err) < 0 ||
+	    st->be->intent_list(st, s->name, &iv, &ni, err) < 0 ||
+	    st->be->outputs_get(st, s->name, &outputs, err) < 0)
 		goto out;
 
 	designs = json_array();
@@ -517,21 +953,34 @@ static int export_stack(struct cairn_store *st, const struct cairn_stack_record 
 			json_object_set_new(pools, pool, json_true());
 		json_array_append_new(resources, export_resource(&rv[i]));
 	}
-	o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:o}",
+	tasks = json_array();
+	for (size_t i = 0; i < nt; i++)
+		json_array_append_new(tasks, export_task(&tv[i]));
+	intents = json_array();
+	for (size_t i = 0; i < ni; i++)
+		json_array_append_new(intents, export_intent(&iv[i]));
+	o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
 		      "name", s->name,
 		      "lineage", s->lineage,
 		      "serial", (json_int_t)s->serial,
 		      "created_at", s->created_at,
 		      "updated_at", s->updated_at,
 		      "designs", designs,
-		      "resources", resources);
+		      "resources", resources,
+		      "outputs", outputs ? outputs : json_null(),
+		      "tasks", tasks,
+		      "intents", intents);
+	outputs = NULL;     /* "o" took it */
 	if (!o)
 		BUG("cannot build the export of stack '%s'", s->name);
 	*out = o;
 	ret = 0;
 out:
+	json_decref(outputs);
 	cairn_design_record_list_free(dv, nd);
 	cairn_resource_record_list_free(rv, nr);
+	cairn_task_record_list_free(tv, nt);
+	cairn_intent_record_list_free(iv, ni);
 	return ret;
 }
 
@@ -745,12 +1194,93 @@ out:
 	return ret;
 }
 
+static int import_task(struct cairn_store *st, const char *stack,
+		       const json_t *t, struct cairn_error *err)
+{
+	struct cairn_task_record rec = { 0 };
+	char *what = xasprintf("a task of stack '%s'", stack);
+	int64_t attempts;
+	int ret = -1;
+
+	if (check_object(t, what, err) < 0 ||
+	    !(rec.address = (char *)member_str(t, "address", false, what, err)))
+		goto out;
+	free(what);
+	what = xasprintf("the task for '%s' of stack '%s'", rec.address, stack);
+	if (!(rec.op = (char *)member_str(t, "op", false, what, err)) ||
+	    !(rec.status = (char *)member_str(t, "status", false, what, err)) ||
+	    member_int(t, "attempts", 0, what, &attempts, err) < 0 ||
+	    !(rec.created_at = (char *)member_str(t, "created_at", false, what, err)) ||
+	    !(rec.updated_at = (char *)member_str(t, "updated_at", false, what, err)))
+		goto out;
+	rec.last_error = (char *)member_str(t, "last_error", true, what, err);
+	if (cairn_error_isset(err))
+		goto out;
+	if (attempts > INT_MAX) {
+		cairn_error_set(err, CAIRN_E_INVALID,
+				"invalid state document: %s has too many attempts", what);
+		goto out;
+	}
+	rec.attempts = (int)attempts;
+	if (check_task(&rec, err) < 0) {
+		cairn_error_context(err, "while importing %s", what);
+		goto out;
+	}
+	ret = st->be->task_restore(st, stack, &rec, err);
+out:
+	free(what);
+	return ret;
+}
+
+static int import_intent(struct cairn_store *st, const char *stack,
+			 const json_t *in, struct cairn_error *err)
+{
+	struct cairn_intent_record rec = { 0 };
+	const json_t *desired = json_object_get(in, "desired");
+	const json_t *observed = json_object_get(in, "observed");
+	char *what = xasprintf("an intent of stack '%s'", stack);
+	int64_t attempt;
+	int ret = -1;
+
+	if (check_object(in, what, err) < 0 ||
+	    !(rec.address = (char *)member_str(in, "address", false, what, err)))
+		goto out;
+	free(what);
+	what = xasprintf("the intent for '%s' of stack '%s'", rec.address, stack);
+	if (!(rec.op = (char *)member_str(in, "op", false, what, err)) ||
+	    !(rec.kind = (char *)member_str(in, "kind", false, what, err)) ||
+	    !(rec.type = (char *)member_str(in, "type", false, what, err)) ||
+	    member_int(in, "attempt", 1, what, &attempt, err) < 0 ||
+	    !(rec.created_at = (char *)member_str(in, "created_at", false, what, err)))
+		goto out;
+	rec.provider = (char *)member_str(in, "provider", true, what, err);
+	rec.cairn_id = (char *)member_str(in, "cairn_id", true, what, err);
+	if (cairn_error_isset(err))
+		goto out;
+	if (attempt > INT_MAX) {
+		cairn_error_set(err, CAIRN_E_INVALID,
+				"invalid state document: %s has too many attempts", what);
+		goto out;
+	}
+	rec.attempt = (int)attempt;
+	rec.desired = json_is_null(desired) ? NULL : (json_t *)desired;
+	rec.observed = json_is_null(observed) ? NULL : (json_t *)observed;
+	if (check_intent(&rec, err) < 0) {
+		cairn_error_context(err, "while importing %s", what);
+		goto out;
+	}
+	ret = st->be->intent_restore(st, stack, &rec, err);
+out:
+	free(what);
+	return ret;
+}
+
 static int import_stack(struct cairn_store *st, const json_t *s, size_t idx,
 			struct cairn_error *err)
 {
 	struct cairn_stack_record rec = { 0 };
 	char *what = xasprintf("stack %zu", idx + 1);
-	const json_t *designs, *resources, *v;
+	const json_t *designs, *resources, *tasks, *intents, *outputs, *v;
 	size_t i;
 	int ret = -1;
 
@@ -766,8 +1296,18 @@ static int import_stack(struct cairn_store *st, const json_t *s, size_t idx,
 		goto out;
 	designs = member_array(s, "designs", what, err);
 	resources = member_array(s, "resources", what, err);
+	tasks = member_array(s, "tasks", what, err);
+	intents = member_array(s, "intents", what, err);
+	outputs = json_object_get(s, "outputs");
 	if (cairn_error_isset(err))
 		goto out;
+	if (json_is_null(outputs))
+		outputs = NULL;
+	if (outputs && !json_is_object(outputs)) {
+		cairn_error_set(err, CAIRN_E_INVALID,
+				"invalid state document: 'outputs' of %s is not an object", what);
+		goto out;
+	}
 
 	if (st->be->stack_restore(st, &rec, err) < 0)
 		goto out;
@@ -777,6 +1317,14 @@ static int import_stack(struct cairn_store *st, const json_t *s, size_t idx,
 	json_array_foreach(resources, i, v)
 		if (import_resource(st, rec.name, v, err) < 0)
 			goto out;
+	json_array_foreach(tasks, i, v)
+		if (import_task(st, rec.name, v, err) < 0)
+			goto out;
+	json_array_foreach(intents, i, v)
+		if (import_intent(st, rec.name, v, err) < 0)
+			goto out;
+	if (outputs && st->be->outputs_put(st, rec.name, outputs, err) < 0)
+		goto out;
 	ret = 0;
 out:
 	free(what);
