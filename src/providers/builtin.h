@@ -19,5 +19,6 @@ extern const struct cairn_type_schema cairn_lxc_schema;      /* lxc-schema.c */
 extern const struct cairn_type_schema cairn_static_schema;   /* static-schema.c */
 extern const struct cairn_type_schema cairn_process_schema;  /* process-schema.c */
 extern const struct cairn_type_schema cairn_plugin_schema;   /* plugin-schema.c */
+extern const struct cairn_type_schema cairn_test_schema;     /* test-schema.c */
 
 #endif

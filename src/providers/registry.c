@@ -34,6 +34,7 @@ static const struct cairn_type_schema *const builtins[] = {
 	&cairn_static_schema,
 	&cairn_process_schema,
 	&cairn_plugin_schema,
+	&cairn_test_schema,
 };
 
 static const unsigned served_kinds =
