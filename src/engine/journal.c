@@ -269,6 +269,23 @@ int eng_open_providers(struct eng *e, const struct cairn_model *m,
 	}
 	if (open_one(e, "cairn", "cairn", NULL, err))
 		return -1;
+	/* plugins registered with cairn provider add win over the search path */
+	{
+		json_t *plugins = NULL;
+		struct cairn_error perr = CAIRN_ERROR_INIT;
+		const char *type;
+		json_t *path;
+
+		if (!cairn_store_plugin_list(e->st, &plugins, &perr))
+			json_object_foreach(plugins, type, path)
+				if (json_is_string(path) &&
+				    cairn_plugin_set_path(type, json_string_value(path), &perr)) {
+					cairn_warn("ignoring plugin '%s': %s", type, perr.message);
+					cairn_error_release(&perr);
+				}
+		cairn_error_release(&perr);
+		json_decref(plugins);
+	}
 	if (m) {
 		for (size_t i = 0; i < m->ndecls; i++) {
 			const struct cairn_decl *d = &m->decls[i];
@@ -565,20 +582,19 @@ static int resolve_intent(struct eng *e, const struct cairn_intent_record *in,
 		r.type = in->type;
 		r.provider = in->provider;
 		r.cairn_id = in->cairn_id;
-		r.desired = in->desired ? in->desired : (have_record ? cur.desired : NULL);
-		if (r.desired) {
-			cairn_json_hash(r.desired, hash);
-			r.desired_hash = hash;
-		} else {
-			r.desired = json_object();
-			cairn_json_hash(r.desired, hash);
-			r.desired_hash = hash;
-			json_decref(r.desired);
-			r.desired = NULL;
-		}
+		json_t *empty = json_object();
+		int pr;
+
+		r.desired = in->desired ? in->desired : (have_record && cur.desired ? cur.desired : empty);
+		cairn_json_hash(r.desired, hash);
+		r.desired_hash = hash;
 		r.observed = seen;
-		r.status = !strcmp(in->op, "update") ? CAIRN_RS_TAINTED : CAIRN_RS_READY;
-		if (cairn_store_resource_put(e->st, e->stack, &r, err))
+		/* an adopted update may or may not have happened: replace it */
+		r.status = !strcmp(in->op, "update") || r.desired == empty ? CAIRN_RS_TAINTED
+									    : CAIRN_RS_READY;
+		pr = cairn_store_resource_put(e->st, e->stack, &r, err);
+		json_decref(empty);
+		if (pr)
 			goto rollback;
 	} else if (have_record && cur.cairn_id && !strcmp(cur.cairn_id, in->cairn_id)) {
 		/* forget: the object is gone */
