@@ -118,7 +118,14 @@ int cmd_state(struct cairn_cli *cli, int argc, char **argv);
 int cmd_explain(struct cairn_cli *cli, int argc, char **argv);
 int cmd_version(struct cairn_cli *cli, int argc, char **argv);
 int cmd_help(struct cairn_cli *cli, int argc, char **argv);
+int cmd_pool(struct cairn_cli *cli, int argc, char **argv);
+int cmd_task(struct cairn_cli *cli, int argc, char **argv);
+int cmd_provider(struct cairn_cli *cli, int argc, char **argv);
+int cmd_output(struct cairn_cli *cli, int argc, char **argv);
 extern const struct cairn_cmd cairn_state_commands[];
+extern const struct cairn_cmd cairn_pool_commands[];
+extern const struct cairn_cmd cairn_task_commands[];
+extern const struct cairn_cmd cairn_provider_commands[];
 
 /* ---- dispatch (main.c) -------------------------------------------------- */
 
@@ -150,6 +157,25 @@ int cli_getopt_status(int c);
 struct cairn_store *cli_store(struct cairn_cli *cli, struct cairn_error *err);
 /* --state, else $CAIRN_STATE, else the default location. */
 const char *cli_state_path(struct cairn_cli *cli);
+
+/* ---- operands and subcommands (subcommand.c) ------------------------------ */
+
+/*
+ * For a command without options of its own: parse the options (only the
+ * global ones), then check for min..max operands; missing is the message
+ * when there are fewer ("no pool given").  Returns -1 to go on (optind is
+ * the first operand), else the exit status, the error printed.
+ */
+int cli_operands(struct cairn_cli *cli, int argc, char **argv, int min, int max,
+		 const char *missing);
+
+/*
+ * The body of a CMD_SUBCOMMANDS command ("pool", "task"): the global
+ * options, then the subcommand named by the first operand, run with
+ * cli_run().  names lists the subcommands for the message when none is
+ * given ("list, show, create, remove").
+ */
+int cli_subcommand(struct cairn_cli *cli, int argc, char **argv, const char *names);
 
 /* ---- stack files (load.c) ---------------------------------------------- */
 

@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cairn/store.h"
@@ -15,6 +17,7 @@ static int state_list(struct cairn_cli *cli, int argc, char **argv);
 static int state_show(struct cairn_cli *cli, int argc, char **argv);
 static int state_export(struct cairn_cli *cli, int argc, char **argv);
 static int state_import(struct cairn_cli *cli, int argc, char **argv);
+static int state_unlock(struct cairn_cli *cli, int argc, char **argv);
 
 const struct cairn_cmd cairn_state_commands[] = {
 	{
@@ -65,6 +68,19 @@ const struct cairn_cmd cairn_state_commands[] = {
 			"included, in one transaction.",
 		.flags = CMD_NEEDS_STATE,
 	},
+	{
+		.name = "unlock",
+		.fn = state_unlock,
+		.usage = "state unlock STACK",
+		.summary = "force the lock of a stack free",
+		.description =
+			"Remove the lock an apply or destroy holds on STACK, whoever holds\n"
+			"it, and record who did (a 'lock.forced' event).  Meant for a holder\n"
+			"that is gone before its lease expired: forcing the lock of a live\n"
+			"apply lets a second one run beside it.  A stack that is not locked\n"
+			"exits 1.",
+		.flags = CMD_NEEDS_STATE,
+	},
 	{ .name = NULL },
 };
 
@@ -76,7 +92,7 @@ int cmd_state(struct cairn_cli *cli, int argc, char **argv)
 	if ((c = cli_getopt(cli, argc, argv)) != -1)
 		return cli_getopt_status(c);
 	if (optind >= argc)
-		return cli_usage_error(cli, "no state command given (list, show, export, import)");
+		return cli_usage_error(cli, "no state command given (list, show, export, import, unlock)");
 	sub = cli_lookup(cli->cmd, argv[optind]);
 	if (!sub)
 		return CLI_EXIT_USAGE;
@@ -386,6 +402,86 @@ out:
 		status = cli_error(cli, &err, NULL);
 	json_decref(doc);
 	cairn_buf_release(&b);
+	cairn_error_release(&err);
+	return status;
+}
+
+/* "user@host": who forced a lock, for the record. */
+static char *whoami(void)
+{
+	char host[256] = "localhost";
+	struct passwd *pw = getpwuid(getuid());
+	const char *user = pw ? pw->pw_name : getenv("USER");
+
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	return xasprintf("%s@%s", user ? user : "?", host);
+}
+
+/* Milliseconds since the epoch as "2026-11-21T23:06:00Z". */
+static void format_ms(int64_t ms, char out[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0 || !gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, 32, "-");
+}
+
+static int state_unlock(struct cairn_cli *cli, int argc, char **argv)
+{
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	struct cairn_stack_record s = { 0 };
+	struct cairn_lock_record lk = { 0 };
+	struct cairn_store *st;
+	const char *stack;
+	char since[32], expires[32], *by = NULL;
+	bool in_tx = false;
+	int status = parse_plain(cli, argc, argv, 1, 1, "no stack given");
+
+	if (status >= 0)
+		return status;
+	status = CLI_EXIT_FAIL;
+	stack = argv[optind];
+	st = cli_store(cli, &err);
+	if (!st || get_stack(cli, st, stack, &s) < 0)
+		goto out;
+	/* One transaction, so that the holder we name is the one we removed. */
+	if (cairn_store_begin(st, &err) < 0)
+		goto out;
+	in_tx = true;
+	by = whoami();
+	if (cairn_store_lock_get(st, stack, &lk, &err) < 0 ||
+	    cairn_store_lock_force(st, stack, by, &err) < 0) {
+		if (err.code == CAIRN_E_NOTFOUND) {
+			cairn_error_release(&err);
+			status = cli_fail(cli, CAIRN_E_NOTFOUND, "stack '%s' is not locked", stack);
+		}
+		goto out;
+	}
+	in_tx = false;
+	if (cairn_store_commit(st, &err) < 0)
+		goto out;
+	format_ms(lk.acquired_ms, since);
+	format_ms(lk.expires_ms, expires);
+	if (cli->json)
+		cli_json_print(json_pack("{s:s, s:s?, s:I, s:s, s:s, s:s}",
+					 "stack", stack, "holder", lk.holder,
+					 "fence", (json_int_t)lk.fence, "since", since,
+					 "expires", expires, "forced_by", by), stdout);
+	else if (!cli->quiet)
+		fprintf(stderr, "Unlocked stack '%s' (was held by %s since %s).\n", stack,
+			lk.holder ? lk.holder : "?", since);
+	status = CLI_EXIT_OK;
+out:
+	if (in_tx)
+		cairn_store_rollback(st);
+	if (cairn_error_isset(&err))
+		status = cli_error(cli, &err, NULL);
+	free(by);
+	cairn_lock_record_release(&lk);
+	cairn_stack_record_release(&s);
 	cairn_error_release(&err);
 	return status;
 }

@@ -93,13 +93,58 @@ const struct cairn_cmd cairn_commands[] = {
 		.flags = CMD_NO_STATE,
 	},
 	{
+		.name = "output",
+		.fn = cmd_output,
+		.usage = "output STACK [NAME]",
+		.summary = "print the outputs of an applied stack",
+		.description =
+			"Print the outputs apply evaluated for STACK, one NAME = VALUE line\n"
+			"each (values as JSON); with NAME, that value alone, a string\n"
+			"without quotes (for scripts: ip=$(cairn output demo ip)).\n"
+			"With --json: the object of all outputs, or the one value as JSON.",
+		.flags = CMD_NEEDS_STATE | CMD_READONLY_STATE,
+	},
+	{
 		.name = "state",
 		.fn = cmd_state,
 		.usage = "state COMMAND [ARGS]",
-		.summary = "list, show, export or import stored state",
+		.summary = "list, show, export, import or unlock stored state",
 		.description = "Inspect the state store (see --state).",
 		.flags = CMD_SUBCOMMANDS,
 		.sub = cairn_state_commands,
+	},
+	{
+		.name = "pool",
+		.fn = cmd_pool,
+		.usage = "pool COMMAND [ARGS]",
+		.summary = "list, show, create or remove pools",
+		.description =
+			"Pools group resources across stacks: a resource is in pool P when\n"
+			"its stack says 'pool: P'.  Apply creates the pools a stack names.",
+		.flags = CMD_SUBCOMMANDS,
+		.sub = cairn_pool_commands,
+	},
+	{
+		.name = "task",
+		.fn = cmd_task,
+		.usage = "task COMMAND [ARGS]",
+		.summary = "list and show failed work",
+		.description =
+			"Apply and destroy record a task for every resource whose operation\n"
+			"failed or was blocked by a failed dependency, with its last error.",
+		.flags = CMD_SUBCOMMANDS,
+		.sub = cairn_task_commands,
+	},
+	{
+		.name = "provider",
+		.fn = cmd_provider,
+		.usage = "provider COMMAND [ARGS]",
+		.summary = "add, list or remove provider plugins",
+		.description =
+			"External providers are executables speaking cairn's plugin protocol\n"
+			"(docs/plugin-protocol.md); a stack uses one as 'type: NAME'.",
+		.flags = CMD_SUBCOMMANDS,
+		.sub = cairn_provider_commands,
 	},
 	{
 		.name = "explain",

@@ -1,0 +1,193 @@
+#include "util/common.h"
+
+#include <errno.h>
+
+#include "cairn/store.h"
+#include "cli/cli.h"
+
+static int task_list(struct cairn_cli *cli, int argc, char **argv);
+static int task_show(struct cairn_cli *cli, int argc, char **argv);
+
+enum { OPT_FAILED = OPT_COMMAND_BASE };
+
+const struct cairn_cmd cairn_task_commands[] = {
+	{
+		.name = "list",
+		.fn = task_list,
+		.usage = "task list [--failed] [STACK]",
+		.summary = "list the tasks: work that failed, was blocked, or was retried",
+		.description =
+			"List the tasks of STACK, or of every stack: one per resource whose\n"
+			"last operation failed (status 'failed'), could not start because a\n"
+			"dependency failed ('blocked'), or succeeded on a retry ('done'),\n"
+			"with the operation, the attempts made and the last error.",
+		.options = (const struct cli_option[]){
+			{ "failed", OPT_FAILED, NULL, "only the unfinished ones: failed and blocked" },
+			{ NULL, 0, NULL, NULL },
+		},
+		.flags = CMD_NEEDS_STATE | CMD_READONLY_STATE,
+	},
+	{
+		.name = "show",
+		.fn = task_show,
+		.usage = "task show ID",
+		.summary = "show one task with its whole last error",
+		.description =
+			"Show task ID (as 'task list' numbers them): stack, address,\n"
+			"operation, status, attempts, times and the full last error.",
+		.flags = CMD_NEEDS_STATE | CMD_READONLY_STATE,
+	},
+	{ .name = NULL },
+};
+
+int cmd_task(struct cairn_cli *cli, int argc, char **argv)
+{
+	return cli_subcommand(cli, argc, argv, "list, show");
+}
+
+static json_t *task_json(const struct cairn_task_record *t)
+{
+	return json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:i, s:s?, s:s?, s:s?}",
+			 "id", (json_int_t)t->id,
+			 "stack", t->stack,
+			 "address", t->address,
+			 "op", t->op,
+			 "status", t->status,
+			 "attempts", t->attempts,
+			 "last_error", t->last_error,
+			 "created_at", t->created_at,
+			 "updated_at", t->updated_at);
+}
+
+/* The first line of an error, cut to fit a table row. */
+static char *error_summary(const char *e)
+{
+	enum { WIDTH = 72 };
+	size_t len;
+
+	if (!e)
+		return NULL;
+	len = strcspn(e, "\n");
+	if (len > WIDTH)
+		return xasprintf("%.*s...", WIDTH - 3, e);
+	if (e[len])
+		return xasprintf("%.*s ...", (int)len, e);
+	return xstrdup(e);
+}
+
+static int task_list(struct cairn_cli *cli, int argc, char **argv)
+{
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	struct cairn_task_record *v = NULL;
+	struct cairn_stack_record s = { 0 };
+	struct cairn_store *st;
+	const char *stack = NULL;
+	bool unfinished = false;
+	size_t n = 0;
+	int c, status = CLI_EXIT_FAIL;
+
+	while ((c = cli_getopt(cli, argc, argv)) != -1) {
+		if (c != OPT_FAILED)
+			return cli_getopt_status(c < 0 ? c : CLI_GETOPT_USAGE);
+		unfinished = true;
+	}
+	if (argc - optind > 1)
+		return cli_usage_error(cli, "too many arguments");
+	if (optind < argc)
+		stack = argv[optind];
+	st = cli_store(cli, &err);
+	if (!st)
+		goto out;
+	if (stack && cairn_store_stack_get(st, stack, &s, &err) < 0) {
+		if (err.code == CAIRN_E_NOTFOUND) {
+			cairn_error_release(&err);
+			status = cli_fail(cli, CAIRN_E_NOTFOUND, "stack '%s' not found in state %s",
+					  stack, cli_state_path(cli));
+		}
+		goto out;
+	}
+	if (cairn_store_task_list(st, stack, unfinished, &v, &n, &err) < 0)
+		goto out;
+	if (cli->json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(a, task_json(&v[i]));
+		cli_json_print(a, stdout);
+	} else if (n == 0) {
+		if (!cli->quiet)
+			fprintf(stderr, "cairn: no %stasks%s%s\n", unfinished ? "unfinished " : "",
+				stack ? " in stack " : "", stack ? stack : "");
+	} else {
+		struct cli_table t;
+
+		cli_table_init(&t, 7);
+		cli_table_row(&t, "ID", "STACK", "ADDRESS", "OP", "STATUS", "ATTEMPTS", "LAST ERROR");
+		for (size_t i = 0; i < n; i++) {
+			char id[24], attempts[24], *e = error_summary(v[i].last_error);
+
+			snprintf(id, sizeof(id), "%lld", (long long)v[i].id);
+			snprintf(attempts, sizeof(attempts), "%d", v[i].attempts);
+			cli_table_row(&t, id, v[i].stack, v[i].address, v[i].op, v[i].status,
+				      attempts, e);
+			free(e);
+		}
+		cli_table_print(&t, stdout);
+		cli_table_release(&t);
+	}
+	status = CLI_EXIT_OK;
+out:
+	if (cairn_error_isset(&err))
+		status = cli_error(cli, &err, NULL);
+	cairn_task_record_list_free(v, n);
+	cairn_stack_record_release(&s);
+	cairn_error_release(&err);
+	return status;
+}
+
+static int task_show(struct cairn_cli *cli, int argc, char **argv)
+{
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	struct cairn_task_record t = { 0 };
+	struct cairn_store *st;
+	char *end;
+	long long id;
+	int status = cli_operands(cli, argc, argv, 1, 1, "no task given");
+
+	if (status >= 0)
+		return status;
+	errno = 0;
+	id = strtoll(argv[optind], &end, 10);
+	if (errno || end == argv[optind] || *end || id <= 0)
+		return cli_usage_error(cli, "'%s' is not a task id", argv[optind]);
+	status = CLI_EXIT_FAIL;
+	st = cli_store(cli, &err);
+	if (!st)
+		goto out;
+	if (cairn_store_task_get(st, id, &t, &err) < 0) {
+		if (err.code == CAIRN_E_NOTFOUND) {
+			cairn_error_release(&err);
+			status = cli_fail(cli, CAIRN_E_NOTFOUND, "task %lld not found in state %s",
+					  id, cli_state_path(cli));
+		}
+		goto out;
+	}
+	if (cli->json) {
+		cli_json_print(task_json(&t), stdout);
+	} else {
+		printf("task:      %lld\nstack:     %s\naddress:   %s\nop:        %s\n"
+		       "status:    %s\nattempts:  %d\ncreated:   %s\nupdated:   %s\n",
+		       (long long)t.id, t.stack ? t.stack : "-", t.address ? t.address : "-",
+		       t.op ? t.op : "-", t.status ? t.status : "-", t.attempts,
+		       t.created_at ? t.created_at : "-", t.updated_at ? t.updated_at : "-");
+		if (t.last_error)
+			printf("\n%s\n", t.last_error);
+	}
+	status = CLI_EXIT_OK;
+out:
+	if (cairn_error_isset(&err))
+		status = cli_error(cli, &err, NULL);
+	cairn_task_record_release(&t);
+	cairn_error_release(&err);
+	return status;
+}
