@@ -59,6 +59,44 @@ const struct cairn_cmd cairn_commands[] = {
 		.flags = CMD_NO_STATE,
 	},
 	{
+		.name = "apply",
+		.fn = cmd_apply,
+		.usage = "apply [--var NAME=VALUE]... [--var-file FILE]... [--parallelism N] [--auto-approve] [--lock-timeout D] FILE",
+		.summary = "make the stack exist as FILE describes it",
+		.description =
+			"Plan the stack in FILE against its stored state, show the plan, ask\n"
+			"(on a terminal; elsewhere --auto-approve is needed) and carry it out:\n"
+			"resources in dependency order, in parallel, every provider call\n"
+			"journalled so that an interrupted or killed apply is finished by the\n"
+			"next one.  Exit 0 when every change succeeded, 1 when some failed\n"
+			"(see cairn task list), 130 when interrupted.",
+		.options = (const struct cli_option[]){
+			CLI_SPEC_OPTIONS,
+			{ "parallelism", OPT_COMMAND_BASE, "N", "provider calls running at once (default 10)" },
+			{ "auto-approve", OPT_COMMAND_BASE + 1, NULL, "do not ask" },
+			{ "lock-timeout", OPT_COMMAND_BASE + 2, "DURATION", "wait this long for the stack's lock (default: fail at once)" },
+			{ NULL, 0, NULL, NULL },
+		},
+		.flags = CMD_NEEDS_STATE,
+	},
+	{
+		.name = "destroy",
+		.fn = cmd_destroy,
+		.usage = "destroy [--parallelism N] [--auto-approve] [--lock-timeout D] STACK",
+		.summary = "delete every resource of a stack",
+		.description =
+			"Delete every resource the state records for STACK, dependents first,\n"
+			"journalled like apply.  Asks on a terminal; elsewhere --auto-approve\n"
+			"is needed.",
+		.options = (const struct cli_option[]){
+			{ "parallelism", OPT_COMMAND_BASE, "N", "provider calls running at once (default 10)" },
+			{ "auto-approve", OPT_COMMAND_BASE + 1, NULL, "do not ask" },
+			{ "lock-timeout", OPT_COMMAND_BASE + 2, "DURATION", "wait this long for the stack's lock (default: fail at once)" },
+			{ NULL, 0, NULL, NULL },
+		},
+		.flags = CMD_NEEDS_STATE,
+	},
+	{
 		.name = "plan",
 		.fn = cmd_plan,
 		.usage = "plan [--var NAME=VALUE]... [--var-file FILE]... [-o FILE] [--detailed-exitcode] FILE",

@@ -1,0 +1,356 @@
+/*
+ * cmd-apply.c - cairn apply and cairn destroy: show, confirm, run the engine,
+ * report progress.
+ */
+#include "util/common.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "cairn/plan.h"
+#include "cairn/store.h"
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "util/clock.h"
+#include "util/units.h"
+
+CAIRN_LOG_INIT("cli.apply");
+
+enum {
+	OPT_PARALLELISM = OPT_COMMAND_BASE,
+	OPT_AUTO_APPROVE,
+	OPT_LOCK_TIMEOUT,
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	if (interrupted < 2)
+		interrupted++;
+}
+
+struct progress {
+	struct cairn_cli *cli;
+	bool tty;
+	bool color;
+};
+
+static const char *verb_ing(const char *op)
+{
+	if (!strcmp(op, "create")) return "creating";
+	if (!strcmp(op, "update")) return "updating";
+	if (!strcmp(op, "replace")) return "replacing";
+	if (!strcmp(op, "delete")) return "deleting";
+	return op;
+}
+
+static const char *verb_ed(const char *op)
+{
+	if (!strcmp(op, "create")) return "created";
+	if (!strcmp(op, "update")) return "updated";
+	if (!strcmp(op, "replace")) return "replaced";
+	if (!strcmp(op, "delete")) return "deleted";
+	return op;
+}
+
+/* Called by the engine, one event at a time. */
+static void on_event(void *ctx, const json_t *ev)
+{
+	struct progress *pg = ctx;
+	const char *kind = json_string_value(json_object_get(ev, "event"));
+	const char *addr = json_string_value(json_object_get(ev, "address"));
+	const char *op = json_string_value(json_object_get(ev, "op"));
+	double secs = json_integer_value(json_object_get(ev, "elapsed_ms")) / 1000.0;
+
+	if (!kind)
+		return;
+	if (pg->cli->json) {
+		json_dumpf(ev, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		fflush(stdout);
+		return;
+	}
+	if (pg->cli->quiet || !strcmp(kind, "summary"))
+		return;
+	if (!strcmp(kind, "start")) {
+		if (pg->tty)
+			printf("%s: %s...\n", addr, verb_ing(op));
+	} else if (!strcmp(kind, "done")) {
+		printf("%s: %s (%.1fs)\n", addr, verb_ed(op), secs);
+	} else if (!strcmp(kind, "working")) {
+		printf("%s: still %s... (%.0fs)\n", addr, verb_ing(op), secs);
+	} else if (!strcmp(kind, "retry")) {
+		printf("%s: retrying %s (attempt %lld): %s\n", addr, op,
+		       (long long)json_integer_value(json_object_get(ev, "attempt")),
+		       json_string_value(json_object_get(ev, "error")));
+	} else if (!strcmp(kind, "failed")) {
+		printf("%s%s: %s failed%s: %s\n", pg->color ? "\033[1;31m" : "", addr, op,
+		       pg->color ? "\033[0m" : "", json_string_value(json_object_get(ev, "error")));
+	} else if (!strcmp(kind, "blocked")) {
+		printf("%s: not %s: a resource it depends on failed\n", addr, verb_ed(op));
+	}
+	fflush(stdout);
+}
+
+static bool confirm(struct cairn_cli *cli, const char *what, bool auto_approve,
+		    struct cairn_error *err)
+{
+	char line[64];
+
+	if (auto_approve)
+		return true;
+	if (!isatty(STDIN_FILENO) || cli->json) {
+		cairn_error_set(err, CAIRN_E_USAGE, "refusing to %s without --auto-approve: not on a terminal",
+				what);
+		return false;
+	}
+	printf("\nDo you want to %s? Only 'yes' is accepted: ", what);
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin) || strcmp(line, "yes\n")) {
+		cairn_error_set(err, CAIRN_E_USAGE, "%s cancelled", what);
+		return false;
+	}
+	return true;
+}
+
+static void summary(struct cairn_cli *cli, const char *what,
+		    const struct cairn_engine_result *r)
+{
+	if (cli->json || cli->quiet)
+		return;
+	printf("\n%s %s: %zu created, %zu updated, %zu replaced, %zu deleted, %zu failed in %.1fs\n",
+	       what, r->interrupted ? "interrupted" : (r->failed || r->blocked) ? "failed" : "complete",
+	       r->created, r->updated, r->replaced, r->deleted, r->failed + r->blocked,
+	       r->elapsed_ms / 1000.0);
+}
+
+static int parse_common(int c, struct cairn_engine_opts *o, bool *auto_approve,
+			struct cairn_error *err)
+{
+	switch (c) {
+	case OPT_PARALLELISM: {
+		char *end;
+		long n = strtol(optarg, &end, 10);
+
+		if (*end || n < 1 || n > 1024)
+			return cairn_error_set(err, CAIRN_E_USAGE,
+					       "--parallelism takes a number from 1 to 1024, not '%s'", optarg);
+		o->parallelism = (int)n;
+		return 1;
+	}
+	case OPT_AUTO_APPROVE:
+		*auto_approve = true;
+		return 1;
+	case OPT_LOCK_TIMEOUT:
+		if (cairn_parse_duration(optarg, &o->lock_timeout_ms, err)) {
+			err->code = CAIRN_E_USAGE;
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* Resolve open intents first, unless someone holds the lock (then the
+ * engine's lock refuses us with the holder's name anyway). */
+static int recover_if_free(struct cairn_store *st, const char *stack,
+			   const struct cairn_engine_opts *o, struct cairn_error *err)
+{
+	struct cairn_lock_record lk = { 0 };
+	struct cairn_error lerr = CAIRN_ERROR_INIT;
+	size_t n = 0;
+	int ret = 0;
+
+	if (!cairn_store_lock_get(st, stack, &lk, &lerr) && lk.expires_ms > cairn_now_realtime_ms()) {
+		cairn_lock_record_release(&lk);
+		return 0;
+	}
+	cairn_lock_record_release(&lk);
+	cairn_error_release(&lerr);
+	ret = cairn_engine_recover(st, stack, o, &n, err);
+	if (n)
+		cairn_info("resolved %zu open intents of stack '%s'", n, stack);
+	return ret;
+}
+
+/* Providers keep their files next to the state: STATE_DIR/run. */
+static char *run_dir(struct cairn_cli *cli)
+{
+	const char *path = cli_state_path(cli);
+	const char *slash = path ? strrchr(path, '/') : NULL;
+
+	if (!slash)
+		return xstrdup("run");
+	return xasprintf("%.*s/run", (int)(slash - path), path);
+}
+
+static void install_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_interrupt;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int exit_status(const struct cairn_engine_result *r, int ret)
+{
+	if (r->interrupted)
+		return 130;
+	return ret ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+int cmd_apply(struct cairn_cli *cli, int argc, char **argv)
+{
+	struct cli_spec_args va = CLI_SPEC_ARGS_INIT;
+	struct cairn_sources sources = CAIRN_SOURCES_INIT;
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	struct cairn_stack_record stack = { 0 };
+	struct cairn_resource_record *recs = NULL;
+	struct cairn_engine_opts o = { 0 };
+	struct cairn_engine_result r = { 0 };
+	struct progress pg = { cli, isatty(STDOUT_FILENO), cli_color(cli, stdout) };
+	struct cairn_model *m = NULL;
+	struct cairn_plan *p = NULL;
+	struct cairn_store *st;
+	bool auto_approve = false, stored = false;
+	char *dir = NULL;
+	size_t nrecs = 0;
+	int c, status = CLI_EXIT_FAIL, ret;
+
+	while ((c = cli_spec_getopt(cli, argc, argv, &va, false)) != -1) {
+		int k = parse_common(c, &o, &auto_approve, &err);
+
+		if (k < 0) {
+			status = cli_usage_error(cli, "%s", err.message);
+			goto out;
+		}
+		if (!k) {
+			status = cli_getopt_status(c);
+			goto out;
+		}
+	}
+	m = cli_load(cli, argv[optind], &va, &sources);
+	if (!m)
+		goto out;
+	st = cli_store(cli, &err);
+	if (!st || recover_if_free(st, m->stack, &o, &err))
+		goto fail;
+	if (cairn_store_stack_get(st, m->stack, &stack, &err) == 0) {
+		stored = true;
+		if (cairn_store_resource_list(st, m->stack, &recs, &nrecs, &err) < 0)
+			goto fail;
+	} else if (err.code == CAIRN_E_NOTFOUND) {
+		cairn_error_release(&err);
+	} else {
+		goto fail;
+	}
+	if (cairn_plan_build(m, recs, nrecs, stored ? stack.lineage : NULL,
+			     stored ? stack.serial : 0, &p, &err) < 0)
+		goto fail;
+	if (!cli->json)
+		cairn_plan_render(p, stdout, cli_color(cli, stdout), cli->verbose > 0);
+	if (!cairn_plan_has_changes(p)) {
+		status = CLI_EXIT_OK;
+		goto out;
+	}
+	if (!confirm(cli, "apply these changes", auto_approve, &err))
+		goto fail;
+	o.interrupt = &interrupted;
+	o.event = on_event;
+	o.event_ctx = &pg;
+	o.state_dir = dir = run_dir(cli);
+	install_handlers();
+	ret = cairn_engine_apply(st, m, p, &o, &r, &err);
+	summary(cli, "Apply", &r);
+	status = exit_status(&r, ret);
+	if (ret && !r.failed && !r.blocked && !r.interrupted)
+		status = cli_error(cli, &err, &sources);
+	else if (ret && !cli->json && !cli->quiet)
+		fprintf(stderr, "cairn: %s\n", err.message);
+	goto out;
+fail:
+	status = cli_error(cli, &err, &sources);
+out:
+	free(dir);
+	cairn_plan_free(p);
+	cairn_resource_record_list_free(recs, nrecs);
+	cairn_stack_record_release(&stack);
+	cairn_model_free(m);
+	cairn_sources_release(&sources);
+	cairn_error_release(&err);
+	cli_spec_args_release(&va);
+	return status;
+}
+
+int cmd_destroy(struct cairn_cli *cli, int argc, char **argv)
+{
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	struct cairn_resource_record *recs = NULL;
+	struct cairn_engine_opts o = { 0 };
+	struct cairn_engine_result r = { 0 };
+	struct progress pg = { cli, isatty(STDOUT_FILENO), cli_color(cli, stdout) };
+	struct cairn_store *st;
+	bool auto_approve = false;
+	char *dir = NULL;
+	size_t nrecs = 0;
+	const char *stack;
+	int c, status = CLI_EXIT_FAIL, ret;
+
+	while ((c = cli_getopt(cli, argc, argv)) != -1) {
+		int k = parse_common(c, &o, &auto_approve, &err);
+
+		if (k < 0) {
+			status = cli_usage_error(cli, "%s", err.message);
+			goto out;
+		}
+		if (!k) {
+			status = cli_getopt_status(c);
+			goto out;
+		}
+	}
+	if (optind != argc - 1) {
+		status = cli_usage_error(cli, "destroy takes one stack name");
+		goto out;
+	}
+	stack = argv[optind];
+	st = cli_store(cli, &err);
+	if (!st || recover_if_free(st, stack, &o, &err))
+		goto fail;
+	if (cairn_store_resource_list(st, stack, &recs, &nrecs, &err))
+		goto fail;
+	if (!cli->json) {
+		for (size_t i = 0; i < nrecs; i++)
+			printf("  - %s  (delete)\n", recs[i].address);
+		printf("\nPlan: 0 to create, 0 to update, 0 to replace, %zu to delete.\n", nrecs);
+	}
+	if (!nrecs) {
+		status = CLI_EXIT_OK;
+		goto out;
+	}
+	if (!confirm(cli, "destroy every resource of this stack", auto_approve, &err))
+		goto fail;
+	o.interrupt = &interrupted;
+	o.event = on_event;
+	o.event_ctx = &pg;
+	o.state_dir = dir = run_dir(cli);
+	install_handlers();
+	ret = cairn_engine_destroy(st, stack, &o, &r, &err);
+	summary(cli, "Destroy", &r);
+	status = exit_status(&r, ret);
+	if (ret && !r.failed && !r.blocked && !r.interrupted)
+		status = cli_error(cli, &err, NULL);
+	else if (ret && !cli->json && !cli->quiet)
+		fprintf(stderr, "cairn: %s\n", err.message);
+	goto out;
+fail:
+	status = cli_error(cli, &err, NULL);
+out:
+	free(dir);
+	cairn_resource_record_list_free(recs, nrecs);
+	cairn_error_release(&err);
+	return status;
+}
