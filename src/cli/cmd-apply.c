@@ -116,9 +116,12 @@ static bool confirm(struct cairn_cli *cli, const char *what, bool auto_approve,
 }
 
 static void summary(struct cairn_cli *cli, const char *what,
-		    const struct cairn_engine_result *r)
+		    const struct cairn_engine_result *r, int ret)
 {
-	if (cli->json || cli->quiet)
+	size_t any = r->created + r->updated + r->replaced + r->deleted + r->failed + r->blocked;
+
+	/* a run that failed before it started (the lock) has nothing to sum up */
+	if (cli->json || cli->quiet || (ret && !any && !r->interrupted))
 		return;
 	printf("\n%s %s: %zu created, %zu updated, %zu replaced, %zu deleted, %zu failed in %.1fs\n",
 	       what, r->interrupted ? "interrupted" : (r->failed || r->blocked) ? "failed" : "complete",
@@ -184,6 +187,18 @@ static char *run_dir(struct cairn_cli *cli)
 	if (!slash)
 		return xstrdup("run");
 	return xasprintf("%.*s/run", (int)(slash - path), path);
+}
+
+/* The lock's lease: 30 s, or $CAIRN_LOCK_LEASE (a duration; tests shorten it
+ * so that a killed holder's lock expires quickly). */
+static int64_t lease_ms(void)
+{
+	const char *s = getenv("CAIRN_LOCK_LEASE");
+	int64_t ms = 0;
+
+	if (s && !cairn_parse_duration(s, &ms, NULL) && ms > 0)
+		return ms;
+	return 30000;
 }
 
 static void install_handlers(void)
@@ -263,9 +278,10 @@ int cmd_apply(struct cairn_cli *cli, int argc, char **argv)
 	o.event = on_event;
 	o.event_ctx = &pg;
 	o.state_dir = dir = run_dir(cli);
+	o.lease_ms = lease_ms();
 	install_handlers();
 	ret = cairn_engine_apply(st, m, p, &o, &r, &err);
-	summary(cli, "Apply", &r);
+	summary(cli, "Apply", &r, ret);
 	status = exit_status(&r, ret);
 	if (ret && !r.failed && !r.blocked && !r.interrupted)
 		status = cli_error(cli, &err, &sources);
@@ -337,9 +353,10 @@ int cmd_destroy(struct cairn_cli *cli, int argc, char **argv)
 	o.event = on_event;
 	o.event_ctx = &pg;
 	o.state_dir = dir = run_dir(cli);
+	o.lease_ms = lease_ms();
 	install_handlers();
 	ret = cairn_engine_destroy(st, stack, &o, &r, &err);
-	summary(cli, "Destroy", &r);
+	summary(cli, "Destroy", &r, ret);
 	status = exit_status(&r, ret);
 	if (ret && !r.failed && !r.blocked && !r.interrupted)
 		status = cli_error(cli, &err, NULL);
