@@ -254,33 +254,54 @@ int cmd_apply(struct cairn_cli *cli, int argc, char **argv)
 	st = cli_store(cli, &err);
 	if (!st || recover_if_free(st, m->stack, &o, &err))
 		goto fail;
-	if (cairn_store_stack_get(st, m->stack, &stack, &err) == 0) {
-		stored = true;
-		if (cairn_store_resource_list(st, m->stack, &recs, &nrecs, &err) < 0)
+	for (int round = 0;; round++) {
+		if (cairn_store_stack_get(st, m->stack, &stack, &err) == 0) {
+			stored = true;
+			if (cairn_store_resource_list(st, m->stack, &recs, &nrecs, &err) < 0)
+				goto fail;
+		} else if (err.code == CAIRN_E_NOTFOUND) {
+			cairn_error_release(&err);
+		} else {
 			goto fail;
-	} else if (err.code == CAIRN_E_NOTFOUND) {
+		}
+		if (cairn_plan_build(m, recs, nrecs, stored ? stack.lineage : NULL,
+				     stored ? stack.serial : 0, &p, &err) < 0)
+			goto fail;
+		if (!cli->json && !round)
+			cairn_plan_render(p, stdout, cli_color(cli, stdout), cli->verbose > 0);
+		if (!cairn_plan_has_changes(p)) {
+			status = CLI_EXIT_OK;
+			goto out;
+		}
+		if (!round && !confirm(cli, "apply these changes", auto_approve, &err))
+			goto fail;
+		o.interrupt = &interrupted;
+		o.event = on_event;
+		o.event_ctx = &pg;
+		if (!dir)
+			o.state_dir = dir = run_dir(cli);
+		o.lease_ms = lease_ms();
+		install_handlers();
+		ret = cairn_engine_apply(st, m, p, &o, &r, &err);
+		/*
+		 * The state moved between our plan and the lock (a crashed
+		 * run's intents were resolved, typically): the plan from FILE
+		 * is made again against it, once or twice, and shown if it
+		 * changed.
+		 */
+		if (!r.stale_plan || round >= 2)
+			break;
+		cairn_plan_free(p);
+		p = NULL;
+		cairn_resource_record_list_free(recs, nrecs);
+		recs = NULL;
+		nrecs = 0;
+		cairn_stack_record_release(&stack);
+		memset(&stack, 0, sizeof(stack));
 		cairn_error_release(&err);
-	} else {
-		goto fail;
+		if (!cli->quiet && !cli->json)
+			printf("The state changed while waiting for the lock: planning again.\n");
 	}
-	if (cairn_plan_build(m, recs, nrecs, stored ? stack.lineage : NULL,
-			     stored ? stack.serial : 0, &p, &err) < 0)
-		goto fail;
-	if (!cli->json)
-		cairn_plan_render(p, stdout, cli_color(cli, stdout), cli->verbose > 0);
-	if (!cairn_plan_has_changes(p)) {
-		status = CLI_EXIT_OK;
-		goto out;
-	}
-	if (!confirm(cli, "apply these changes", auto_approve, &err))
-		goto fail;
-	o.interrupt = &interrupted;
-	o.event = on_event;
-	o.event_ctx = &pg;
-	o.state_dir = dir = run_dir(cli);
-	o.lease_ms = lease_ms();
-	install_handlers();
-	ret = cairn_engine_apply(st, m, p, &o, &r, &err);
 	summary(cli, "Apply", &r, ret);
 	status = exit_status(&r, ret);
 	if (ret && !r.failed && !r.blocked && !r.interrupted)

@@ -512,8 +512,10 @@ int cairn_engine_apply(struct cairn_store *st, const struct cairn_model *m,
 	engine_init(&en, st, m->stack, opts, res);
 	if (eng_begin(&en.base, m->design, err))
 		goto out;
-	if (cairn_plan_check_state(p, m->stack, en.base.lineage, en.base.serial, err))
+	if (cairn_plan_check_state(p, m->stack, en.base.lineage, en.base.serial, err)) {
+		res->stale_plan = true;
 		goto out;
+	}
 	if (eng_records(&en.base, &recs, &nrecs, err))
 		goto out;
 	for (size_t i = 0; i < nrecs; i++)

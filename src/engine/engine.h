@@ -53,6 +53,7 @@ struct cairn_engine_result {
 	size_t created, updated, replaced, deleted, failed, blocked, unchanged;
 	int64_t elapsed_ms;
 	bool interrupted;
+	bool stale_plan;        /* refused: the state moved since the plan (nothing done) */
 };
 
 /*

@@ -172,6 +172,13 @@ int eng_begin(struct eng *e, const json_t *design, struct cairn_error *err)
 		return -1;
 	if (cairn_engine_recover(e->st, e->stack, e->opts, NULL, err))
 		return -1;
+	/* what a plan is checked against: the state after recovery */
+	if (cairn_store_stack_get(e->st, e->stack, &rec, err))
+		return -1;
+	if (e->lineage && strcmp(e->lineage, rec.lineage))
+		cairn_warn("stack '%s' changed lineage while we waited", e->stack);
+	e->serial = rec.serial;
+	cairn_stack_record_release(&rec);
 	if (design && cairn_store_design_put(e->st, e->stack, design, NULL, err))
 		return -1;
 	return 0;

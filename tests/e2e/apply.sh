@@ -1,0 +1,102 @@
+#!/bin/bash
+# tests/e2e/apply.sh CAIRN SOURCE_ROOT PLUGIN_DIR - apply and destroy for real
+# through the process plugin, with crashes at every journal failpoint and at
+# random moments; lock contention.  TAP output.
+#
+# Everything this test starts carries a per-run stack name and is killed at
+# the end, pass or fail, by PID (found through CAIRN_STACK in /proc).
+set -u
+CAIRN=$(realpath "$1"); SRC=$(realpath "$2"); PLUGINS=$(realpath "$3")
+export CAIRN_PLUGIN_PATH=$PLUGINS
+export CAIRN_LOCK_LEASE=1s
+STACK=e2e-$$-$RANDOM
+TMP=$(mktemp -d)
+n=0; failed=0
+
+procs() { grep -l "CAIRN_STACK=$STACK\b" /proc/[0-9]*/environ 2>/dev/null | sed 's|/proc/||; s|/environ||'; }
+cleanup() { for p in $(procs); do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"; }
+trap cleanup EXIT
+ok() { n=$((n+1)); echo "ok $n - $1"; }
+not_ok() { n=$((n+1)); failed=$((failed+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && sed 's/^/# /' <<<"$2"; }
+check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+
+cd "$TMP"
+cat > stack.yml <<YAML
+stack: $STACK
+providers:
+  local: {type: process}
+nodes:
+  db: {command: "exec sleep 600"}
+  web:
+    count: 4
+    command: "exec sleep 601"
+    env: {DB: "\${node.db.id}"}
+    depends_on: [db]
+  worker[1-3]: {command: "exec sleep 602"}
+outputs:
+  webs: \${node.web[*].id}
+YAML
+st="--state $TMP/state.db"
+records() { "$CAIRN" $st --json state show "$STACK" 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["resources"]))' 2>/dev/null || echo 0; }
+converged() { # apply again, then: no changes, as many processes as records
+	local out; out=$("$CAIRN" $st apply --auto-approve stack.yml 2>&1) || { echo "$out"; return 1; }
+	"$CAIRN" $st plan --detailed-exitcode stack.yml >/dev/null || { echo "plan shows changes"; return 1; }
+	local p r; p=$(procs | wc -l); r=$(records)
+	[ "$p" = 8 ] && [ "$r" = 8 ] || { echo "processes $p, records $r, want 8 and 8"; return 1; }
+}
+gone() { # destroy again, then: no process, no record
+	"$CAIRN" $st destroy --auto-approve "$STACK" >/dev/null 2>&1 || return 1
+	[ "$(procs | wc -l)" = 0 ] && [ "$(records)" = 0 ]
+}
+
+out=$("$CAIRN" $st apply --auto-approve stack.yml 2>&1); rc=$?
+check "apply creates 8 processes" '[ $rc = 0 ] && [ "$(procs | wc -l)" = 8 ]' "$out"
+check "the plan after apply shows no change" '"$CAIRN" $st plan --detailed-exitcode stack.yml >/dev/null'
+check "outputs are evaluated" '[ "$("$CAIRN" $st --json output "$STACK" | python3 -c "import json,sys; print(len(json.load(sys.stdin)[\"webs\"]))")" = 4 ]'
+check "processes carry their cairn id" 'for p in $(procs); do grep -qz "^CAIRN_ID=" /proc/$p/environ || exit 1; done'
+out=$("$CAIRN" $st destroy --auto-approve "$STACK" 2>&1); rc=$?
+check "destroy removes every process and record" '[ $rc = 0 ] && [ "$(procs | wc -l)" = 0 ] && [ "$(records)" = 0 ]' "$out"
+
+# Every failpoint, at several passes: the killed run leaves open intents;
+# the next run resolves them and converges.
+for fp in apply.after_intent apply.after_call apply.after_commit; do
+	for at in 1 4 7; do
+		CAIRN_FAILPOINT=$fp:$at "$CAIRN" $st apply --auto-approve stack.yml >/dev/null 2>&1; rc=$?
+		sleep 1.2      # the killed holder's lease runs out
+		msg=$(converged 2>&1); c=$?
+		check "apply killed at $fp:$at ($rc) converges with no orphan" '[ $rc = 137 ] && [ $c = 0 ]' "$msg"
+		CAIRN_FAILPOINT=$fp:$at "$CAIRN" $st destroy --auto-approve "$STACK" >/dev/null 2>&1; rc=$?
+		sleep 1.2
+		check "destroy killed at $fp:$at ($rc) finishes with nothing left" '[ $rc = 137 ] && gone'
+	done
+done
+
+# SIGKILL at random moments (the plugin's processes start fast: aim early).
+for i in $(seq 1 6); do
+	"$CAIRN" $st apply --auto-approve stack.yml >/dev/null 2>&1 & pid=$!
+	sleep "0.0$((RANDOM % 9))"; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+	sleep 1.2
+	msg=$(converged 2>&1); c=$?
+	check "apply killed at random ($i) converges with no orphan" '[ $c = 0 ]' "$msg"
+	"$CAIRN" $st destroy --auto-approve "$STACK" >/dev/null 2>&1 & pid=$!
+	sleep "0.0$((RANDOM % 9))"; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+	sleep 1.2
+	check "destroy killed at random ($i) finishes with nothing left" 'gone'
+done
+
+# The lock: a holder killed with SIGKILL keeps it until its lease runs out;
+# meanwhile another apply fails at once naming it; afterwards it takes over.
+CAIRN_FAILPOINT=apply.after_intent:2 "$CAIRN" $st apply --auto-approve stack.yml >/dev/null 2>&1 & pid=$!
+wait $pid
+t0=$(date +%s%N)
+err=$("$CAIRN" $st apply --auto-approve stack.yml 2>&1 >/dev/null); rc=$?
+t1=$(date +%s%N)
+check "while the lock is held, apply fails within a second naming the holder" \
+	'[ $rc = 1 ] && grep -q "is locked by .* pid $pid" <<<"$err" && [ $(( (t1 - t0) / 1000000 )) -lt 1000 ]' "$err"
+err=$("$CAIRN" $st apply --auto-approve --lock-timeout 3s stack.yml 2>&1 >/dev/null); rc=$?
+check "with --lock-timeout it waits for the dead holder's lease and takes over" '[ $rc = 0 ]' "$err"
+check "and the stack converges" "converged" ""
+"$CAIRN" $st destroy --auto-approve "$STACK" >/dev/null 2>&1
+
+echo "1..$n"
+[ $failed = 0 ]
