@@ -1,0 +1,55 @@
+#!/bin/bash
+# tests/e2e/faults.sh CAIRN TEST_PLUGIN_DIR - failures through the fault-
+# injecting test plugin: retryable faults are retried to success; a
+# permanent fault stops exactly its dependents, recorded as tasks, and the
+# next apply finishes them once the fault is gone.  TAP output.
+set -u
+CAIRN=$(realpath "$1")
+export CAIRN_PLUGIN_PATH=$(realpath "$2")
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+n=0; failed=0
+ok() { n=$((n+1)); echo "ok $n - $1"; }
+not_ok() { n=$((n+1)); failed=$((failed+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && sed 's/^/# /' <<<"$2"; }
+check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+
+cd "$TMP"
+cat > stack.yml <<YAML
+stack: faults
+providers:
+  t: {type: test, dir: $TMP/objs, scenario: $TMP/scenario.json, parallelism: 16,
+      retry_base: 5ms, retry_cap: 20ms, retry_attempts: 20}
+nodes:
+  base: {}
+  mid: {count: 5, depends_on: [base]}
+  leaf: {count: 20, depends_on: [mid]}
+  other: {count: 20}
+YAML
+st="--state $TMP/state.db"
+calls() { grep -c "\"method\": *\"$1\"" objs/calls.log 2>/dev/null || echo 0; }
+
+echo '{"seed": 11, "faults": [{"method": "create", "kind": "retryable", "probability": 0.2}]}' > scenario.json
+out=$("$CAIRN" $st apply --auto-approve stack.yml 2>&1); rc=$?
+retries=$(grep -c "retrying create" <<<"$out")
+creates=$(calls create)
+check "with 20% retryable faults the apply completes" '[ $rc = 0 ] && grep -q "46 created" <<<"$out"' "$out"
+check "each retry is one more create call ($retries retries, $creates calls)" '[ $retries -gt 0 ] && [ $creates = $((46 + retries)) ]'
+check "the plan after it shows no change" '"$CAIRN" $st plan --detailed-exitcode stack.yml >/dev/null'
+"$CAIRN" $st destroy --auto-approve faults >/dev/null 2>&1
+
+echo '{"faults": [{"method": "create", "kind": "permanent", "match": "node.mid\\[2\\]"}]}' > scenario.json
+out=$("$CAIRN" $st apply --auto-approve stack.yml 2>&1); rc=$?
+check "a permanent fault fails the apply" '[ $rc = 1 ]' "$out"
+check "independent branches carry on (25 created)" 'grep -q "25 created" <<<"$out"' "$out"
+tasks=$("$CAIRN" $st --json task list --failed)
+check "the failure and its 20 dependents are tasks" \
+	'[ "$(python3 -c "import json,sys; t=json.load(sys.stdin); print(sum(x[\"status\"]==\"failed\" for x in t), sum(x[\"status\"]==\"blocked\" for x in t))" <<<"$tasks")" = "1 20" ]' "$tasks"
+echo '{}' > scenario.json
+out=$("$CAIRN" $st apply --auto-approve stack.yml 2>&1); rc=$?
+check "once the fault is gone, apply finishes the rest" '[ $rc = 0 ] && grep -q "21 created" <<<"$out"' "$out"
+check "and no task is left" '[ "$("$CAIRN" $st --json task list --failed | tr -d "[:space:]")" = "[]" ]'
+out=$("$CAIRN" $st destroy --auto-approve faults 2>&1)
+check "destroy deletes all 46" 'grep -q "46 deleted" <<<"$out"' "$out"
+
+echo "1..$n"
+[ $failed = 0 ]
