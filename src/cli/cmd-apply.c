@@ -37,22 +37,20 @@ struct progress {
 	bool color;
 };
 
-static const char *verb_ing(const char *op)
-{
-	if (!strcmp(op, "create")) return "creating";
-	if (!strcmp(op, "update")) return "updating";
-	if (!strcmp(op, "replace")) return "replacing";
-	if (!strcmp(op, "delete")) return "deleting";
-	return op;
-}
+static const struct { const char *op, *ing, *ed; } verbs[] = {
+	{ "create", "creating", "created" },
+	{ "update", "updating", "updated" },
+	{ "replace", "replacing", "replaced" },
+	{ "delete", "deleting", "deleted" },
+};
 
-static const char *verb_ed(const char *op)
+/* "creating" (ed false) or "created" (ed true) for an operation */
+static const char *verb(const char *op, bool ed)
 {
-	if (!strcmp(op, "create")) return "created";
-	if (!strcmp(op, "update")) return "updated";
-	if (!strcmp(op, "replace")) return "replaced";
-	if (!strcmp(op, "delete")) return "deleted";
-	return op;
+	for (size_t i = 0; op && i < ARRAY_SIZE(verbs); i++)
+		if (!strcmp(op, verbs[i].op))
+			return ed ? verbs[i].ed : verbs[i].ing;
+	return op ? op : "";
 }
 
 /* Called by the engine, one event at a time. */
@@ -76,11 +74,11 @@ static void on_event(void *ctx, const json_t *ev)
 		return;
 	if (!strcmp(kind, "start")) {
 		if (pg->tty)
-			printf("%s: %s...\n", addr, verb_ing(op));
+			printf("%s: %s...\n", addr, verb(op, false));
 	} else if (!strcmp(kind, "done")) {
-		printf("%s: %s (%.1fs)\n", addr, verb_ed(op), secs);
+		printf("%s: %s (%.1fs)\n", addr, verb(op, true), secs);
 	} else if (!strcmp(kind, "working")) {
-		printf("%s: still %s... (%.0fs)\n", addr, verb_ing(op), secs);
+		printf("%s: still %s... (%.0fs)\n", addr, verb(op, false), secs);
 	} else if (!strcmp(kind, "retry")) {
 		printf("%s: retrying %s (attempt %lld): %s\n", addr, op,
 		       (long long)json_integer_value(json_object_get(ev, "attempt")),
@@ -89,7 +87,7 @@ static void on_event(void *ctx, const json_t *ev)
 		printf("%s%s: %s failed%s: %s\n", pg->color ? "\033[1;31m" : "", addr, op,
 		       pg->color ? "\033[0m" : "", json_string_value(json_object_get(ev, "error")));
 	} else if (!strcmp(kind, "blocked")) {
-		printf("%s: not %s: a resource it depends on failed\n", addr, verb_ed(op));
+		printf("%s: not %s: a resource it depends on failed\n", addr, verb(op, true));
 	}
 	fflush(stdout);
 }

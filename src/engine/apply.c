@@ -109,12 +109,33 @@ static void remember(struct engine *en, const struct cairn_resource_record *r)
 	eng_known_put(&en->base, copy);
 }
 
+/* create or update rec through the journal, with references resolved, and
+ * remember the outcome for later references */
+static int run_put(struct engine *en, struct job *j, const char *op,
+		   struct cairn_resource_record *rec, const json_t *before,
+		   struct cairn_error *err)
+{
+	json_t *want = resolved_desired(en, j);
+	int ret;
+
+	rec->desired = j->desired;
+	rec->desired_hash = (char *)j->desired_hash;
+	rec->observed = NULL;
+	ret = eng_call(&en->base, j->prov, op, rec, want, before, &rec->observed, err);
+	if (!ret) {
+		pthread_mutex_lock(&en->mu);
+		remember(en, rec);
+		pthread_mutex_unlock(&en->mu);
+	}
+	json_decref(rec->observed);
+	json_decref(want);
+	return ret;
+}
+
 static int run_create(struct engine *en, struct job *j, struct cairn_error *err)
 {
-	char id[37];
-	json_t *want = resolved_desired(en, j);
 	struct cairn_resource_record rec = { 0 };
-	int ret;
+	char id[37];
 
 	cairn_uuid(id);
 	rec.address = j->address;
@@ -122,17 +143,7 @@ static int run_create(struct engine *en, struct job *j, struct cairn_error *err)
 	rec.type = (char *)j->type;
 	rec.provider = (char *)j->provider;
 	rec.cairn_id = id;
-	rec.desired = j->desired;
-	rec.desired_hash = (char *)j->desired_hash;
-	ret = eng_call(&en->base, j->prov, "create", &rec, want, NULL, &rec.observed, err);
-	if (!ret) {
-		pthread_mutex_lock(&en->mu);
-		remember(en, &rec);
-		pthread_mutex_unlock(&en->mu);
-	}
-	json_decref(rec.observed);
-	json_decref(want);
-	return ret;
+	return run_put(en, j, "create", &rec, NULL, err);
 }
 
 static int run_delete(struct engine *en, struct job *j, struct cairn_error *err)
@@ -142,23 +153,9 @@ static int run_delete(struct engine *en, struct job *j, struct cairn_error *err)
 
 static int run_update(struct engine *en, struct job *j, struct cairn_error *err)
 {
-	json_t *want = resolved_desired(en, j);
 	struct cairn_resource_record rec = *j->old;
-	int ret;
 
-	rec.desired = j->desired;
-	rec.desired_hash = (char *)j->desired_hash;
-	rec.observed = NULL;
-	ret = eng_call(&en->base, j->prov, "update", &rec, want, j->old->observed,
-		       &rec.observed, err);
-	if (!ret) {
-		pthread_mutex_lock(&en->mu);
-		remember(en, &rec);
-		pthread_mutex_unlock(&en->mu);
-	}
-	json_decref(rec.observed);
-	json_decref(want);
-	return ret;
+	return run_put(en, j, "update", &rec, j->old->observed, err);
 }
 
 static int run_job(struct engine *en, struct job *j, struct cairn_error *err)
