@@ -251,6 +251,10 @@ void cli_help_global(FILE *out);
 /* "cairn 0.1.0" and, when verbose, the libraries'; or JSON. */
 void cli_print_version(const struct cairn_cli *cli, FILE *out);
 
+/* {"removed": name} with --json, else "Removed WHAT 'name'." unless --quiet. */
+void cli_print_removed(const struct cairn_cli *cli, const char *what,
+		       const char *name);
+
 /* A text table with aligned columns. */
 struct cli_table {
 	size_t ncols;
@@ -262,5 +266,16 @@ void cli_table_init(struct cli_table *t, size_t ncols);
 void cli_table_row(struct cli_table *t, ...);
 void cli_table_print(const struct cli_table *t, FILE *out);
 void cli_table_release(struct cli_table *t);
+
+/*
+ * Print a list of n records of size bytes at v: with --json the array of
+ * to_json() of each; none of them, "cairn: " and the message none on stderr
+ * unless --quiet; else table t, its header and rows filled by the caller.
+ * t is released.
+ */
+void cli_print_list(const struct cairn_cli *cli, const void *v, size_t n,
+		    size_t size, json_t *(*to_json)(const void *rec),
+		    struct cli_table *t, const char *none, ...)
+	__attribute__((format(printf, 7, 8)));
 
 #endif

@@ -87,8 +87,10 @@ static int get_pool(struct cairn_cli *cli, struct cairn_store *st, const char *n
 	return ret;
 }
 
-static json_t *pool_json(const struct cairn_pool_record *p)
+static json_t *pool_json(const void *rec)
 {
+	const struct cairn_pool_record *p = rec;
+
 	return json_pack("{s:s, s:s?, s:s?, s:I, s:s?}",
 			 "name", p->name,
 			 "description", p->description,
@@ -102,6 +104,7 @@ static int pool_list(struct cairn_cli *cli, int argc, char **argv)
 	struct cairn_error err = CAIRN_ERROR_INIT;
 	struct cairn_pool_record *v = NULL;
 	struct cairn_store *st;
+	struct cli_table t;
 	size_t n = 0;
 	int status = cli_operands(cli, argc, argv, 0, 0, NULL);
 
@@ -112,30 +115,17 @@ static int pool_list(struct cairn_cli *cli, int argc, char **argv)
 		status = cli_error(cli, &err, NULL);
 		goto out;
 	}
-	if (cli->json) {
-		json_t *a = json_array();
+	cli_table_init(&t, 5);
+	cli_table_row(&t, "NAME", "MEMBERS", "STACK", "CREATED", "DESCRIPTION");
+	for (size_t i = 0; i < n; i++) {
+		char members[24];
 
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(a, pool_json(&v[i]));
-		cli_json_print(a, stdout);
-	} else if (n == 0) {
-		if (!cli->quiet)
-			fprintf(stderr, "cairn: no pools in state %s\n", cli_state_path(cli));
-	} else {
-		struct cli_table t;
-
-		cli_table_init(&t, 5);
-		cli_table_row(&t, "NAME", "MEMBERS", "STACK", "CREATED", "DESCRIPTION");
-		for (size_t i = 0; i < n; i++) {
-			char members[24];
-
-			snprintf(members, sizeof(members), "%lld", (long long)v[i].members);
-			cli_table_row(&t, v[i].name, members, v[i].stack, v[i].created_at,
-				      v[i].description ? v[i].description : "");
-		}
-		cli_table_print(&t, stdout);
-		cli_table_release(&t);
+		snprintf(members, sizeof(members), "%lld", (long long)v[i].members);
+		cli_table_row(&t, v[i].name, members, v[i].stack, v[i].created_at,
+			      v[i].description ? v[i].description : "");
 	}
+	cli_print_list(cli, v, n, sizeof(*v), pool_json, &t, "no pools in state %s",
+		       cli_state_path(cli));
 	status = CLI_EXIT_OK;
 out:
 	cairn_pool_record_list_free(v, n);
@@ -315,10 +305,7 @@ static int pool_remove(struct cairn_cli *cli, int argc, char **argv)
 	/* A member added since the look is refused by the store itself. */
 	if (cairn_store_pool_delete(st, name, &err) < 0)
 		goto out;
-	if (cli->json)
-		cli_json_print(json_pack("{s:s}", "removed", name), stdout);
-	else if (!cli->quiet)
-		fprintf(stderr, "Removed pool '%s'.\n", name);
+	cli_print_removed(cli, "pool", name);
 	status = CLI_EXIT_OK;
 out:
 	if (cairn_error_isset(&err))

@@ -338,10 +338,7 @@ static int provider_remove(struct cairn_cli *cli, int argc, char **argv)
 	}
 	if (cairn_store_plugin_delete(st, name, &err) < 0)
 		goto out;
-	if (cli->json)
-		cli_json_print(json_pack("{s:s}", "removed", name), stdout);
-	else if (!cli->quiet)
-		fprintf(stderr, "Removed provider '%s'.\n", name);
+	cli_print_removed(cli, "provider", name);
 	status = CLI_EXIT_OK;
 out:
 	if (cairn_error_isset(&err))

@@ -136,8 +136,10 @@ static int get_stack(struct cairn_cli *cli, struct cairn_store *st, const char *
 	return ret;
 }
 
-static json_t *stack_json(const struct cairn_stack_record *s)
+static json_t *stack_json(const void *rec)
 {
+	const struct cairn_stack_record *s = rec;
+
 	return json_pack("{s:s, s:s?, s:I, s:I, s:I, s:s?, s:s?}",
 			 "name", s->name,
 			 "lineage", s->lineage,
@@ -169,6 +171,7 @@ static int state_list(struct cairn_cli *cli, int argc, char **argv)
 	struct cairn_error err = CAIRN_ERROR_INIT;
 	struct cairn_stack_record *v = NULL;
 	struct cairn_store *st;
+	struct cli_table t;
 	size_t n = 0;
 	int status = parse_plain(cli, argc, argv, 0, 0, NULL);
 
@@ -179,30 +182,17 @@ static int state_list(struct cairn_cli *cli, int argc, char **argv)
 		status = cli_error(cli, &err, NULL);
 		goto out;
 	}
-	if (cli->json) {
-		json_t *a = json_array();
+	cli_table_init(&t, 4);
+	cli_table_row(&t, "NAME", "SERIAL", "RESOURCES", "UPDATED");
+	for (size_t i = 0; i < n; i++) {
+		char serial[24], nres[24];
 
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(a, stack_json(&v[i]));
-		cli_json_print(a, stdout);
-	} else if (n == 0) {
-		if (!cli->quiet)
-			fprintf(stderr, "cairn: no stacks in state %s\n", cli_state_path(cli));
-	} else {
-		struct cli_table t;
-
-		cli_table_init(&t, 4);
-		cli_table_row(&t, "NAME", "SERIAL", "RESOURCES", "UPDATED");
-		for (size_t i = 0; i < n; i++) {
-			char serial[24], nres[24];
-
-			snprintf(serial, sizeof(serial), "%lld", (long long)v[i].serial);
-			snprintf(nres, sizeof(nres), "%lld", (long long)v[i].nresources);
-			cli_table_row(&t, v[i].name, serial, nres, v[i].updated_at);
-		}
-		cli_table_print(&t, stdout);
-		cli_table_release(&t);
+		snprintf(serial, sizeof(serial), "%lld", (long long)v[i].serial);
+		snprintf(nres, sizeof(nres), "%lld", (long long)v[i].nresources);
+		cli_table_row(&t, v[i].name, serial, nres, v[i].updated_at);
 	}
+	cli_print_list(cli, v, n, sizeof(*v), stack_json, &t, "no stacks in state %s",
+		       cli_state_path(cli));
 	status = CLI_EXIT_OK;
 out:
 	cairn_stack_record_list_free(v, n);

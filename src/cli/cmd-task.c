@@ -45,8 +45,10 @@ int cmd_task(struct cairn_cli *cli, int argc, char **argv)
 	return cli_subcommand(cli, argc, argv, "list, show");
 }
 
-static json_t *task_json(const struct cairn_task_record *t)
+static json_t *task_json(const void *rec)
 {
+	const struct cairn_task_record *t = rec;
+
 	return json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:i, s:s?, s:s?, s:s?}",
 			 "id", (json_int_t)t->id,
 			 "stack", t->stack,
@@ -81,6 +83,7 @@ static int task_list(struct cairn_cli *cli, int argc, char **argv)
 	struct cairn_task_record *v = NULL;
 	struct cairn_stack_record s = { 0 };
 	struct cairn_store *st;
+	struct cli_table t;
 	const char *stack = NULL;
 	bool unfinished = false;
 	size_t n = 0;
@@ -108,33 +111,20 @@ static int task_list(struct cairn_cli *cli, int argc, char **argv)
 	}
 	if (cairn_store_task_list(st, stack, unfinished, &v, &n, &err) < 0)
 		goto out;
-	if (cli->json) {
-		json_t *a = json_array();
+	cli_table_init(&t, 7);
+	cli_table_row(&t, "ID", "STACK", "ADDRESS", "OP", "STATUS", "ATTEMPTS", "LAST ERROR");
+	for (size_t i = 0; i < n; i++) {
+		char id[24], attempts[24], *e = error_summary(v[i].last_error);
 
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(a, task_json(&v[i]));
-		cli_json_print(a, stdout);
-	} else if (n == 0) {
-		if (!cli->quiet)
-			fprintf(stderr, "cairn: no %stasks%s%s\n", unfinished ? "unfinished " : "",
-				stack ? " in stack " : "", stack ? stack : "");
-	} else {
-		struct cli_table t;
-
-		cli_table_init(&t, 7);
-		cli_table_row(&t, "ID", "STACK", "ADDRESS", "OP", "STATUS", "ATTEMPTS", "LAST ERROR");
-		for (size_t i = 0; i < n; i++) {
-			char id[24], attempts[24], *e = error_summary(v[i].last_error);
-
-			snprintf(id, sizeof(id), "%lld", (long long)v[i].id);
-			snprintf(attempts, sizeof(attempts), "%d", v[i].attempts);
-			cli_table_row(&t, id, v[i].stack, v[i].address, v[i].op, v[i].status,
-				      attempts, e);
-			free(e);
-		}
-		cli_table_print(&t, stdout);
-		cli_table_release(&t);
+		snprintf(id, sizeof(id), "%lld", (long long)v[i].id);
+		snprintf(attempts, sizeof(attempts), "%d", v[i].attempts);
+		cli_table_row(&t, id, v[i].stack, v[i].address, v[i].op, v[i].status,
+			      attempts, e);
+		free(e);
 	}
+	cli_print_list(cli, v, n, sizeof(*v), task_json, &t, "no %stasks%s%s",
+		       unfinished ? "unfinished " : "", stack ? " in stack " : "",
+		       stack ? stack : "");
 	status = CLI_EXIT_OK;
 out:
 	if (cairn_error_isset(&err))

@@ -27,6 +27,41 @@ void cli_json_print(json_t *j, FILE *f)
 	json_decref(j);
 }
 
+void cli_print_removed(const struct cairn_cli *cli, const char *what,
+		       const char *name)
+{
+	if (cli->json)
+		cli_json_print(json_pack("{s:s}", "removed", name), stdout);
+	else if (!cli->quiet)
+		fprintf(stderr, "Removed %s '%s'.\n", what, name);
+}
+
+void cli_print_list(const struct cairn_cli *cli, const void *v, size_t n,
+		    size_t size, json_t *(*to_json)(const void *rec),
+		    struct cli_table *t, const char *none, ...)
+{
+	va_list ap;
+
+	if (cli->json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(a, to_json((const char *)v + i * size));
+		cli_json_print(a, stdout);
+	} else if (n == 0) {
+		if (!cli->quiet) {
+			fputs("cairn: ", stderr);
+			va_start(ap, none);
+			vfprintf(stderr, none, ap);
+			va_end(ap);
+			fputc('\n', stderr);
+		}
+	} else {
+		cli_table_print(t, stdout);
+	}
+	cli_table_release(t);
+}
+
 static void error_json(const struct cairn_error *err)
 {
 	json_t *e = json_object(), *doc;

@@ -582,6 +582,22 @@ static int select_all(struct sqlite_store *s, enum stmt_id id, const char *p1,
 }
 
 /*
+ * Step q, a statement bound by the caller, and read the integer in the first
+ * column of its first row into *out; q is reset.  1 for a row, 0 for none,
+ * -1 with err set.
+ */
+static int select_int64(struct sqlite_store *s, sqlite3_stmt *q, int64_t *out,
+			struct cairn_error *err)
+{
+	int rc = step(s, q, err);
+
+	if (rc > 0)
+		*out = sqlite3_column_int64(q, 0);
+	stmt_done(q);
+	return rc;
+}
+
+/*
  * Prepare sql (our own text without parameters: PRAGMAs, counts) into *q
  * and step it once; the caller reads the row and finalizes *q, which may be
  * NULL.  1 for a row, 0 for none, -1 with err set.
@@ -1676,10 +1692,7 @@ static int upsert_task(struct sqlite_store *s, const char *stack,
 	/* last_insert_rowid() is not set when the upsert updated: ask. */
 	if (!(q = stmt(s, ST_TASK_ID, stack, t->address, err)))
 		return -1;
-	if ((rc = step(s, q, err)) > 0)
-		*id = sqlite3_column_int64(q, 0);
-	stmt_done(q);
-	if (!rc)
+	if (!(rc = select_int64(s, q, id, err)))
 		BUG("task of '%s' missing right after its upsert", t->address);
 	return rc < 0 ? -1 : 0;
 }
@@ -1872,10 +1885,7 @@ static int next_fence(struct sqlite_store *s, const char *stack, int64_t *fence,
 	if (run_keyed(s, ST_FENCE_NEXT, stack, NULL, NULL, err) < 0 ||
 	    !(q = stmt(s, ST_FENCE_GET, stack, NULL, err)))
 		return -1;
-	if ((rc = step(s, q, err)) > 0)
-		*fence = sqlite3_column_int64(q, 0);
-	stmt_done(q);
-	if (!rc)
+	if (!(rc = select_int64(s, q, fence, err)))
 		BUG("no fence for stack '%s' right after drawing one", stack);
 	return rc < 0 ? -1 : 0;
 }
