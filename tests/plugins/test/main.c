@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "sdk/plugin.h"
+#include "util/xalloc.h"
 
 #define MAX_SCENARIO (1u << 20)
 #define COMPACT_MIN (1u << 20)      /* journal bytes before folding is considered */
@@ -96,41 +97,6 @@ static struct {
 };
 
 static pid_t self;
-
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (!p) {
-		cairn_sdk_log("cairn-provider-test: out of memory");
-		abort();
-	}
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-
-	return memcpy(xmalloc(n), s, n);
-}
-
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	s = xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
 
 static void sleep_ms(long long ms)
 {
