@@ -48,6 +48,7 @@ struct engine {
 	size_t njobs;
 	size_t *queue, nqueue, aqueue;      /* ready job indices, FIFO */
 	size_t remaining, running;
+	size_t skipped;                     /* not started because of an interrupt */
 	bool stop;
 	struct cairn_engine_result *res;
 };
@@ -337,23 +338,16 @@ static int run_all(struct engine *en, struct cairn_error *err)
 			abandoned = true;
 			break;
 		}
-		if (o->interrupt && *o->interrupt == 1 && en->nqueue) {
-			/* start nothing new: what is queued or waiting is skipped */
+		if (o->interrupt && *o->interrupt == 1 && !en->res->interrupted) {
+			/* start nothing new: what is queued or waiting is skipped
+			 * (a skipped job is never made ready by its dependencies) */
 			for (size_t i = 0; i < en->njobs; i++)
 				if (en->jobs[i].state == JOB_READY || en->jobs[i].state == JOB_WAITING) {
 					en->jobs[i].state = JOB_SKIPPED;
 					en->remaining--;
+					en->skipped++;
 				}
 			en->nqueue = 0;
-			en->res->interrupted = true;
-			continue;
-		}
-		if (o->interrupt && *o->interrupt == 1 && !en->running) {
-			for (size_t i = 0; i < en->njobs; i++)
-				if (en->jobs[i].state == JOB_WAITING) {
-					en->jobs[i].state = JOB_SKIPPED;
-					en->remaining--;
-				}
 			en->res->interrupted = true;
 			continue;
 		}
@@ -398,7 +392,7 @@ static int run_all(struct engine *en, struct cairn_error *err)
 	}
 	if (en->res->interrupted)
 		return cairn_error_set(err, CAIRN_E_CONFLICT, "interrupted: %zu changes not made",
-				       en->res->blocked + 0);
+				       en->skipped);
 	if (en->res->failed || en->res->blocked)
 		return cairn_error_set(err, CAIRN_E_PERMANENT,
 				       "%zu resources failed, %zu not attempted because a dependency failed",
@@ -478,7 +472,7 @@ static void order_deletes(struct engine *en)
 	}
 }
 
-static int finish(struct engine *en, int ret, struct cairn_error *err)
+static int finish(struct engine *en, int ret)
 {
 	json_t *ev;
 
@@ -492,7 +486,6 @@ static int finish(struct engine *en, int ret, struct cairn_error *err)
 		       "interrupted", en->res->interrupted);
 	eng_emit(&en->base, ev);
 	json_decref(ev);
-	(void)err;
 	return ret;
 }
 
@@ -575,7 +568,7 @@ int cairn_engine_apply(struct cairn_store *st, const struct cairn_model *m,
 	if (!ret || !res->interrupted)
 		eng_outputs(&en.base, m->outputs);
 out:
-	ret = finish(&en, ret, err);
+	ret = finish(&en, ret);
 	cairn_strmap_release(&rec_of);
 	free(job_of);
 	cairn_resource_record_list_free(recs, nrecs);
@@ -617,7 +610,7 @@ int cairn_engine_destroy(struct cairn_store *st, const char *stack,
 	if (!ret)
 		eng_outputs(&en.base, NULL);
 out:
-	ret = finish(&en, ret, err);
+	ret = finish(&en, ret);
 	cairn_resource_record_list_free(recs, nrecs);
 	engine_release(&en);
 	return ret;

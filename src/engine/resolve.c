@@ -105,7 +105,6 @@ static json_t *eval(const struct ctx *c, const char *expr)
 	name = xstrndup(p, br - p);
 	if (*br == '[' && br[1] == '*') {
 		char *prefix = xasprintf("node.%s[", name);
-		size_t plen = strlen(prefix);
 
 		dot = strchr(br, '.');
 		out = json_array();
@@ -119,7 +118,6 @@ static json_t *eval(const struct ctx *c, const char *expr)
 				break;
 			json_array_append_new(out, attr(r, dot ? dot + 1 : ""));
 		}
-		(void)plen;
 		free(prefix);
 		free(name);
 		return out;

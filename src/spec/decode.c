@@ -130,8 +130,7 @@ static json_t *check_bounds(struct cairn_decoder *dc, const struct cairn_ynode *
 	return NULL;
 }
 
-void cairn_refs_add(struct cairn_decoder *dc, const struct cairn_ref *r);
-void cairn_refs_add(struct cairn_decoder *dc, const struct cairn_ref *r)
+static void refs_add(struct cairn_decoder *dc, const struct cairn_ref *r)
 {
 	if (!dc->refs) {
 		free(r->name);
@@ -147,11 +146,6 @@ void cairn_refs_add(struct cairn_decoder *dc, const struct cairn_ref *r)
 static const char *const node_attrs[] = {
 	"id", "name", "hostname", "ip", "mac", "pool", "index", "provider", "type", NULL,
 };
-
-static struct cairn_loc loc_in(const struct cairn_ynode *y, size_t off)
-{
-	return cairn_ynode_loc_at(y, off);
-}
 
 /* Parse the inside of one ${...}: "node.web[2].ip", "self.ip", "var.x". */
 static __attribute__((noinline)) int parse_ref(struct cairn_decoder *dc, const char *expr, struct cairn_loc loc,
@@ -243,7 +237,7 @@ attr:
 		}
 	}
 	r.attr = xstrdup(p);
-	cairn_refs_add(dc, &r);
+	refs_add(dc, &r);
 	return 0;
 bad:
 	free(name);
@@ -268,7 +262,7 @@ int cairn_scan_refs(struct cairn_decoder *dc, const struct cairn_ynode *y, const
 		}
 		end = strchr(p + 2, '}');
 		if (!end) {
-			derror(dc, loc_in(y, p - s), "unterminated reference: '${' without '}'");
+			derror(dc, cairn_ynode_loc_at(y, p - s), "unterminated reference: '${' without '}'");
 			cairn_diag_hint(dc->diags, "write $${ for a literal ${");
 			return problems + 1;
 		}
@@ -278,7 +272,7 @@ int cairn_scan_refs(struct cairn_decoder *dc, const struct cairn_ynode *y, const
 		for (b = a + strlen(a); b > a && isspace((unsigned char)b[-1]); b--)
 			;
 		*b = '\0';
-		problems += parse_ref(dc, a, loc_in(y, p - s), key);
+		problems += parse_ref(dc, a, cairn_ynode_loc_at(y, p - s), key);
 		free(expr);
 		p = end + 1;
 	}
@@ -490,7 +484,7 @@ json_t *cairn_decode_value(struct cairn_decoder *dc, const struct cairn_ynode *y
 					       .index = CAIRN_REF_NOINDEX, .key = f->name,
 					       .loc = y->loc };
 
-			cairn_refs_add(dc, &r);
+			refs_add(dc, &r);
 		}
 		return json_string(y->text);
 	}

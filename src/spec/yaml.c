@@ -386,7 +386,6 @@ int cairn_yaml_parse(struct cairn_arena *arena, const char *file,
 	struct fy_parse_cfg cfg = { 0 };
 	struct fy_parser *fyp = NULL;
 	struct fy_event *ev;
-	size_t errors_before = diags->nerrors;
 	int ret = -1;
 
 	fy_diag_cfg_default(&dcfg);
@@ -466,7 +465,6 @@ int cairn_yaml_parse(struct cairn_arena *arena, const char *file,
 	}
 	/* Duplicate and non-string keys were reported and dropped: the tree
 	 * is sound, and the caller may go on looking for more mistakes. */
-	(void)errors_before;
 	*out = b.root;
 	ret = 0;
 out:

@@ -51,5 +51,18 @@ check "and no task is left" '[ "$("$CAIRN" $st --json task list --failed | tr -d
 out=$("$CAIRN" $st destroy --auto-approve faults 2>&1)
 check "destroy deletes all 46" 'grep -q "46 deleted" <<<"$out"' "$out"
 
+# Ctrl-C: no new operations, the ones in flight finish, exit 130; the next
+# apply does the rest.
+echo '{"latency_ms": 300}' > scenario.json
+"$CAIRN" $st apply --auto-approve --parallelism 2 stack.yml >intr.out 2>&1 & pid=$!
+sleep 1; kill -INT $pid; wait $pid; rc=$?
+done_now=$("$CAIRN" $st --json state show faults | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["resources"]))')
+check "an interrupted apply exits 130 having made part of the changes ($done_now of 46)" \
+	'[ $rc = 130 ] && [ "$done_now" -gt 0 ] && [ "$done_now" -lt 46 ] && grep -q "Apply interrupted" intr.out' "$(cat intr.out)"
+echo '{}' > scenario.json
+out=$("$CAIRN" $st apply --auto-approve stack.yml 2>&1); rc=$?
+check "the next apply makes the rest" '[ $rc = 0 ] && grep -q "$((46 - done_now)) created" <<<"$out"' "$out"
+"$CAIRN" $st destroy --auto-approve faults >/dev/null 2>&1
+
 echo "1..$n"
 [ $failed = 0 ]
