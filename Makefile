@@ -51,6 +51,7 @@ bench: all
 		echo "bench: $(BUILD)/bench/plan-scale was not built (see bench/meson.build)" >&2; \
 		exit 1; \
 	fi
+	bench/apply-scale $(BUILD)/cairn $(BUILD)/tests/plugins/cairn-provider-test
 
 install: all
 	$(MESON) install -C $(BUILD)

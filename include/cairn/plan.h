@@ -92,6 +92,15 @@ int cairn_plan_build(const struct cairn_model *m,
 		     struct cairn_plan **out, struct cairn_error *err);
 void cairn_plan_free(struct cairn_plan *p);
 
+/*
+ * Keep only the changes of the resources keep() accepts and of what they
+ * depend on (transitively, in m, the model p was built from); the others
+ * become no-ops.  A delete (no resource in m) is kept when keep() accepts
+ * its address.
+ */
+void cairn_plan_restrict(struct cairn_plan *p, const struct cairn_model *m,
+			 bool (*keep)(const char *address, void *ctx), void *ctx);
+
 /* Does the plan change anything? */
 bool cairn_plan_has_changes(const struct cairn_plan *p);
 

@@ -32,6 +32,7 @@ struct cairn_spec_options {
 	size_t nvar_files;
 	bool no_env;                   /* ignore CAIRN_VAR_NAME variables */
 	size_t max_bytes;              /* per file; 0: 64 MiB */
+	bool canonical;                /* a stored design: bare integer sizes (bytes) and durations (ms) */
 };
 
 #define CAIRN_SPEC_MAX_BYTES (64u << 20)

@@ -217,6 +217,26 @@ struct cairn_model *cli_load(struct cairn_cli *cli, const char *path,
 			     const struct cli_spec_args *a,
 			     struct cairn_sources *sources);
 
+/*
+ * The model of a stored design (the validated stack as cairn_store_design_get
+ * gives it), for the commands that act on a stack without its file (task
+ * retry).  Diagnostics are printed; NULL when it does not load.
+ */
+struct cairn_model *cli_load_design(struct cairn_cli *cli, const char *stack,
+				    const json_t *design, struct cairn_sources *sources);
+
+/* ---- apply (cmd-apply.c) ------------------------------------------------- */
+
+struct cairn_engine_opts;
+/*
+ * Plan m against the state, restricted by keep (NULL: everything; see
+ * cairn_plan_restrict), show it, confirm unless auto_approve, run the engine
+ * with o, report progress and the summary.  Returns the exit status.
+ */
+int cli_run_apply(struct cairn_cli *cli, const struct cairn_model *m,
+		  const struct cairn_sources *sources, struct cairn_engine_opts *o,
+		  bool auto_approve, bool (*keep)(const char *address, void *ctx), void *keep_ctx);
+
 /* ---- output (output.c; help in cmd-help.c, version in cmd-version.c) ------ */
 
 /* Colour on f: f is a terminal, no --no-color, NO_COLOR unset or empty, TERM not "dumb". */

@@ -216,41 +216,24 @@ static int exit_status(const struct cairn_engine_result *r, int ret)
 	return ret ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
-int cmd_apply(struct cairn_cli *cli, int argc, char **argv)
+int cli_run_apply(struct cairn_cli *cli, const struct cairn_model *m,
+		  const struct cairn_sources *sources, struct cairn_engine_opts *o,
+		  bool auto_approve, bool (*keep)(const char *address, void *ctx), void *keep_ctx)
 {
-	struct cli_spec_args va = CLI_SPEC_ARGS_INIT;
-	struct cairn_sources sources = CAIRN_SOURCES_INIT;
 	struct cairn_error err = CAIRN_ERROR_INIT;
 	struct cairn_stack_record stack = { 0 };
 	struct cairn_resource_record *recs = NULL;
-	struct cairn_engine_opts o = { 0 };
 	struct cairn_engine_result r = { 0 };
 	struct progress pg = { cli, isatty(STDOUT_FILENO), cli_color(cli, stdout) };
-	struct cairn_model *m = NULL;
 	struct cairn_plan *p = NULL;
 	struct cairn_store *st;
-	bool auto_approve = false, stored = false;
+	bool stored = false;
 	char *dir = NULL;
 	size_t nrecs = 0;
-	int c, status = CLI_EXIT_FAIL, ret;
+	int status = CLI_EXIT_FAIL, ret;
 
-	while ((c = cli_spec_getopt(cli, argc, argv, &va, false)) != -1) {
-		int k = parse_common(c, &o, &auto_approve, &err);
-
-		if (k < 0) {
-			status = cli_usage_error(cli, "%s", err.message);
-			goto out;
-		}
-		if (!k) {
-			status = cli_getopt_status(c);
-			goto out;
-		}
-	}
-	m = cli_load(cli, argv[optind], &va, &sources);
-	if (!m)
-		goto out;
 	st = cli_store(cli, &err);
-	if (!st || recover_if_free(st, m->stack, &o, &err))
+	if (!st || recover_if_free(st, m->stack, o, &err))
 		goto fail;
 	for (int round = 0;; round++) {
 		if (cairn_store_stack_get(st, m->stack, &stack, &err) == 0) {
@@ -265,6 +248,8 @@ int cmd_apply(struct cairn_cli *cli, int argc, char **argv)
 		if (cairn_plan_build(m, recs, nrecs, stored ? stack.lineage : NULL,
 				     stored ? stack.serial : 0, &p, &err) < 0)
 			goto fail;
+		if (keep)
+			cairn_plan_restrict(p, m, keep, keep_ctx);
 		if (!cli->json && !round)
 			cairn_plan_render(p, stdout, cli_color(cli, stdout), cli->verbose > 0);
 		if (!cairn_plan_has_changes(p)) {
@@ -273,14 +258,14 @@ int cmd_apply(struct cairn_cli *cli, int argc, char **argv)
 		}
 		if (!round && !confirm(cli, "apply these changes", auto_approve, &err))
 			goto fail;
-		o.interrupt = &interrupted;
-		o.event = on_event;
-		o.event_ctx = &pg;
+		o->interrupt = &interrupted;
+		o->event = on_event;
+		o->event_ctx = &pg;
 		if (!dir)
-			o.state_dir = dir = run_dir(cli);
-		o.lease_ms = lease_ms();
+			o->state_dir = dir = run_dir(cli);
+		o->lease_ms = lease_ms();
 		install_handlers();
-		ret = cairn_engine_apply(st, m, p, &o, &r, &err);
+		ret = cairn_engine_apply(st, m, p, o, &r, &err);
 		/*
 		 * The state moved between our plan and the lock (a crashed
 		 * run's intents were resolved, typically): the plan from FILE
@@ -303,17 +288,48 @@ int cmd_apply(struct cairn_cli *cli, int argc, char **argv)
 	summary(cli, "Apply", &r, ret);
 	status = exit_status(&r, ret);
 	if (ret && !r.failed && !r.blocked && !r.interrupted)
-		status = cli_error(cli, &err, &sources);
+		status = cli_error(cli, &err, sources);
 	else if (ret && !cli->json && !cli->quiet)
 		fprintf(stderr, "cairn: %s\n", err.message);
 	goto out;
 fail:
-	status = cli_error(cli, &err, &sources);
+	status = cli_error(cli, &err, sources);
 out:
+	o->state_dir = NULL;
 	free(dir);
 	cairn_plan_free(p);
 	cairn_resource_record_list_free(recs, nrecs);
 	cairn_stack_record_release(&stack);
+	cairn_error_release(&err);
+	return status;
+}
+
+int cmd_apply(struct cairn_cli *cli, int argc, char **argv)
+{
+	struct cli_spec_args va = CLI_SPEC_ARGS_INIT;
+	struct cairn_sources sources = CAIRN_SOURCES_INIT;
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	struct cairn_engine_opts o = { 0 };
+	struct cairn_model *m = NULL;
+	bool auto_approve = false;
+	int c, status = CLI_EXIT_FAIL;
+
+	while ((c = cli_spec_getopt(cli, argc, argv, &va, false)) != -1) {
+		int k = parse_common(c, &o, &auto_approve, &err);
+
+		if (k < 0) {
+			status = cli_usage_error(cli, "%s", err.message);
+			goto out;
+		}
+		if (!k) {
+			status = cli_getopt_status(c);
+			goto out;
+		}
+	}
+	m = cli_load(cli, argv[optind], &va, &sources);
+	if (m)
+		status = cli_run_apply(cli, m, &sources, &o, auto_approve, NULL, NULL);
+out:
 	cairn_model_free(m);
 	cairn_sources_release(&sources);
 	cairn_error_release(&err);

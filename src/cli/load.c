@@ -98,3 +98,27 @@ struct cairn_model *cli_load(struct cairn_cli *cli, const char *path,
 	cairn_diags_release(&diags);
 	return m;
 }
+
+struct cairn_model *cli_load_design(struct cairn_cli *cli, const char *stack,
+				    const json_t *design, struct cairn_sources *sources)
+{
+	const struct cairn_spec_options opt = { .no_env = true, .canonical = true };
+	struct cairn_diags diags = CAIRN_DIAGS_INIT;
+	struct cairn_model *m = NULL;
+	json_t *body = json_deep_copy(design);
+	char *name = xasprintf("(the stored design of stack %s)", stack);
+	char *text;
+
+	/* its values are resolved in place: the variables are only a record */
+	json_object_del(body, "variables");
+	text = json_dumps(body, JSON_SORT_KEYS);
+	if (cairn_spec_load_string(name, text, strlen(text), &opt, sources, &diags, &m) < 0)
+		m = NULL;
+	attribute_diags(&diags, sources, name);
+	cli_diags_print(cli, &diags, sources);
+	cairn_diags_release(&diags);
+	free(text);
+	free(name);
+	json_decref(body);
+	return m;
+}

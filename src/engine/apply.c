@@ -40,13 +40,22 @@ struct job {
 	bool working_said;
 };
 
+/* Ready jobs of one provider, first in first out. */
+struct jqueue {
+	size_t *v, head, n, alloc;          /* v[head..n) are queued */
+};
+
 struct engine {
 	struct eng base;                    /* store, opts, providers (engine-priv.h) */
 	pthread_mutex_t mu;
 	pthread_cond_t work, done;
 	struct job *jobs;
 	size_t njobs;
-	size_t *queue, nqueue, aqueue;      /* ready job indices, FIFO */
+	/* one queue per provider (base.provs[i]), the last for jobs without
+	 * one: a worker looks at the heads only, so taking a job costs
+	 * O(providers) however many are ready */
+	struct jqueue *queues;
+	size_t nqueues, rr;                 /* rr: the queue to look at first */
 	size_t remaining, running;
 	size_t skipped;                     /* not started because of an interrupt */
 	bool stop;
@@ -212,18 +221,37 @@ static void count_done(struct engine *en, const struct job *j)
 	}
 }
 
-/* Take the first ready job whose provider has room (under en->mu). */
+static struct jqueue *queue_of(struct engine *en, const struct job *j)
+{
+	return &en->queues[j->prov ? (size_t)(j->prov - en->base.provs) : en->nqueues - 1];
+}
+
+/* Make job ji ready and wake one worker for it (under en->mu). */
+static void make_ready(struct engine *en, size_t ji)
+{
+	struct jqueue *q = queue_of(en, &en->jobs[ji]);
+
+	en->jobs[ji].state = JOB_READY;
+	if (q->head && q->head == q->n)
+		q->head = q->n = 0;
+	ALLOC_GROW(q->v, q->n + 1, q->alloc);
+	q->v[q->n++] = ji;
+	pthread_cond_signal(&en->work);
+}
+
+/* Take the oldest ready job of a provider with room, looking at the
+ * providers in turn (under en->mu). */
 static ssize_t take_job(struct engine *en)
 {
-	for (size_t q = 0; q < en->nqueue; q++) {
-		struct job *j = &en->jobs[en->queue[q]];
-		size_t ji = en->queue[q];
+	for (size_t k = 0; k < en->nqueues; k++) {
+		size_t qi = (en->rr + k) % en->nqueues;
+		struct jqueue *q = &en->queues[qi];
+		const struct eprov *p = qi + 1 < en->nqueues ? &en->base.provs[qi] : NULL;
 
-		if (j->prov && j->prov->running >= j->prov->limit)
+		if (q->head == q->n || (p && p->running >= p->limit))
 			continue;
-		memmove(en->queue + q, en->queue + q + 1, (en->nqueue - q - 1) * sizeof(*en->queue));
-		en->nqueue--;
-		return (ssize_t)ji;
+		en->rr = qi + 1;
+		return (ssize_t)q->v[q->head++];
 	}
 	return -1;
 }
@@ -231,6 +259,7 @@ static ssize_t take_job(struct engine *en)
 static void *worker(void *arg)
 {
 	struct engine *en = arg;
+	const struct cairn_engine_opts *o = en->base.opts;
 
 	pthread_mutex_lock(&en->mu);
 	for (;;) {
@@ -259,7 +288,11 @@ static void *worker(void *arg)
 			j->prov->running--;
 		en->running--;
 		en->remaining--;
-		if (r) {
+		if (r && o->interrupt && *o->interrupt >= 2) {
+			/* abandoned (its intent stays open): neither failed nor done */
+			j->state = JOB_SKIPPED;
+			en->skipped++;
+		} else if (r) {
 			j->state = JOB_FAILED;
 			en->res->failed++;
 			pthread_mutex_unlock(&en->mu);
@@ -272,19 +305,18 @@ static void *worker(void *arg)
 			for (size_t k = 0; k < j->ndependents; k++) {
 				struct job *d = &en->jobs[j->dependents[k]];
 
-				if (d->state == JOB_WAITING && --d->pending == 0) {
-					d->state = JOB_READY;
-					ALLOC_GROW(en->queue, en->nqueue + 1, en->aqueue);
-					en->queue[en->nqueue++] = j->dependents[k];
-				}
+				if (d->state == JOB_WAITING && --d->pending == 0)
+					make_ready(en, j->dependents[k]);
 			}
 			pthread_mutex_unlock(&en->mu);
 			emit_job(en, "done", j, NULL, 0);
 			pthread_mutex_lock(&en->mu);
 		}
 		cairn_error_release(&err);
-		pthread_cond_broadcast(&en->work);
-		pthread_cond_broadcast(&en->done);
+		/* its provider has room again: one more worker may go on */
+		pthread_cond_signal(&en->work);
+		if (!en->remaining)
+			pthread_cond_signal(&en->done);
 	}
 	pthread_mutex_unlock(&en->mu);
 	return NULL;
@@ -308,20 +340,19 @@ static int run_all(struct engine *en, struct cairn_error *err)
 	pthread_t *threads;
 	int started = 0;
 	bool abandoned = false;
-	int64_t last_renew = cairn_now_ms();
+	int64_t last_renew = cairn_now_ms(), last_scan = last_renew;
 
 	if ((size_t)nworkers > en->njobs)
 		nworkers = en->njobs ? (int)en->njobs : 1;
+	en->nqueues = en->base.nprovs + 1;
+	en->queues = xcalloc(en->nqueues, sizeof(*en->queues));
 	en->remaining = 0;
 	for (size_t i = 0; i < en->njobs; i++) {
 		if (en->jobs[i].state == JOB_SKIPPED)
 			continue;
 		en->remaining++;
-		if (!en->jobs[i].pending) {
-			en->jobs[i].state = JOB_READY;
-			ALLOC_GROW(en->queue, en->nqueue + 1, en->aqueue);
-			en->queue[en->nqueue++] = i;
-		}
+		if (!en->jobs[i].pending)
+			make_ready(en, i);
 	}
 	threads = xcalloc(nworkers, sizeof(*threads));
 	for (int i = 0; i < nworkers; i++) {
@@ -347,7 +378,8 @@ static int run_all(struct engine *en, struct cairn_error *err)
 					en->remaining--;
 					en->skipped++;
 				}
-			en->nqueue = 0;
+			for (size_t q = 0; q < en->nqueues; q++)
+				en->queues[q].head = en->queues[q].n = 0;
 			en->res->interrupted = true;
 			continue;
 		}
@@ -365,6 +397,9 @@ static int run_all(struct engine *en, struct cairn_error *err)
 			pthread_mutex_lock(&en->mu);
 			last_renew = now;
 		}
+		if (now - last_scan < 200)
+			continue;
+		last_scan = now;
 		for (size_t i = 0; i < en->njobs; i++) {
 			struct job *j = &en->jobs[i];
 
@@ -378,12 +413,11 @@ static int run_all(struct engine *en, struct cairn_error *err)
 	en->stop = true;
 	pthread_cond_broadcast(&en->work);
 	pthread_mutex_unlock(&en->mu);
-	for (int i = 0; i < started; i++) {
-		if (abandoned)
-			pthread_detach(threads[i]);
-		else
-			pthread_join(threads[i], NULL);
-	}
+	/* abandoning: the calls in flight fail now, their intents left open */
+	for (size_t i = 0; abandoned && i < en->base.nprovs; i++)
+		cairn_provider_abort(en->base.provs[i].p);
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
 	free(threads);
 	if (abandoned) {
 		en->res->interrupted = true;
@@ -412,7 +446,9 @@ static void engine_release(struct engine *en)
 		free(en->jobs[i].dependents);
 	}
 	free(en->jobs);
-	free(en->queue);
+	for (size_t q = 0; q < en->nqueues; q++)
+		free(en->queues[q].v);
+	free(en->queues);
 	pthread_mutex_destroy(&en->mu);
 	pthread_cond_destroy(&en->work);
 	pthread_cond_destroy(&en->done);
@@ -462,14 +498,29 @@ static int delete_rank(enum cairn_kind k)
 
 static void order_deletes(struct engine *en)
 {
+	enum { NRANK = 4 };
+	size_t *byrank[NRANK] = { 0 }, n[NRANK] = { 0 }, alloc[NRANK] = { 0 };
+
 	for (size_t a = 0; a < en->njobs; a++) {
+		int r = delete_rank(en->jobs[a].kind);
+
 		if (en->jobs[a].action != CAIRN_ACTION_DELETE)
 			continue;
-		for (size_t b = 0; b < en->njobs; b++)
-			if (en->jobs[b].action == CAIRN_ACTION_DELETE &&
-			    delete_rank(en->jobs[b].kind) + 1 == delete_rank(en->jobs[a].kind))
-				add_dep(en, a, b);
+		ALLOC_GROW(byrank[r], n[r] + 1, alloc[r]);
+		byrank[r][n[r]++] = a;
 	}
+	/* each rank waits for the nearest lower one that has deletes (the
+	 * lower ones wait in turn) */
+	for (int r = 1, below = n[0] ? 0 : -1; r < NRANK; r++) {
+		if (!n[r])
+			continue;
+		for (size_t a = 0; below >= 0 && a < n[r]; a++)
+			for (size_t b = 0; b < n[below]; b++)
+				add_dep(en, byrank[r][a], byrank[below][b]);
+		below = r;
+	}
+	for (int r = 0; r < NRANK; r++)
+		free(byrank[r]);
 }
 
 static int finish(struct engine *en, int ret)

@@ -456,6 +456,12 @@ int eng_call(struct eng *e, struct eprov *p, const char *op,
 		usleep((useconds_t)backoff_ms(p, attempt) * 1000);
 		attempt++;
 	}
+	if (ret && e->opts->interrupt && *e->opts->interrupt >= 2) {
+		/* abandoned: the call may yet have done its work, so the intent
+		 * stays open for the next run to resolve */
+		json_decref(got);
+		return -1;
+	}
 	CAIRN_FAILPOINT("apply.after_call");
 
 	pthread_mutex_lock(&e->store_mu);
@@ -501,6 +507,11 @@ int eng_call(struct eng *e, struct eprov *p, const char *op,
 			}
 		}
 	}
+	/* a success settles the resource's task, in the same transaction */
+	if (!ret && cairn_store_task_delete(e->st, e->stack, rec->address, err)) {
+		ret = -1;
+		goto rollback;
+	}
 	if (cairn_store_commit(e->st, err)) {
 		ret = -1;
 		goto unlock;
@@ -509,8 +520,6 @@ int eng_call(struct eng *e, struct eprov *p, const char *op,
 	CAIRN_FAILPOINT("apply.after_commit");
 	if (ret)
 		eng_task(e, rec->address, op, "failed", attempt, err->message);
-	else
-		eng_task(e, rec->address, op, NULL, attempt, NULL);
 	if (!ret && observed)
 		*observed = got;
 	else

@@ -453,6 +453,41 @@ void cairn_plan_free(struct cairn_plan *p)
 	free(p);
 }
 
+void cairn_plan_restrict(struct cairn_plan *p, const struct cairn_model *m,
+			 bool (*keep)(const char *address, void *ctx), void *ctx)
+{
+	bool *want = xcalloc(m->nres ? m->nres : 1, sizeof(*want));
+	size_t *stack = xcalloc(m->nres ? m->nres : 1, sizeof(*stack)), top = 0;
+
+	/* the kept resources and, transitively, what they depend on */
+	for (size_t i = 0; i < m->nres; i++)
+		if (keep(m->res[i].address, ctx)) {
+			want[i] = true;
+			stack[top++] = i;
+		}
+	while (top) {
+		const struct cairn_resource *r = &m->res[stack[--top]];
+
+		for (size_t k = 0; k < r->ndeps; k++)
+			if (!want[r->deps[k]]) {
+				want[r->deps[k]] = true;
+				stack[top++] = r->deps[k];
+			}
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		struct cairn_change *c = &p->v[i];
+		bool wanted = c->res ? want[c->res - m->res] : keep(c->address, ctx);
+
+		if (wanted || c->action == CAIRN_ACTION_NOOP)
+			continue;
+		p->count[c->action]--;
+		p->count[CAIRN_ACTION_NOOP]++;
+		c->action = CAIRN_ACTION_NOOP;
+	}
+	free(stack);
+	free(want);
+}
+
 bool cairn_plan_has_changes(const struct cairn_plan *p)
 {
 	return p && p->n > p->count[CAIRN_ACTION_NOOP];

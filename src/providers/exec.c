@@ -1239,6 +1239,21 @@ static bool exec_can_update(void *priv)
 	return atomic_load(&x->can_update);
 }
 
+/* Every call in flight fails now and the plugin is stopped (SIGTERM, then
+ * SIGKILL); a later call would start it again. */
+static void exec_abort(void *priv)
+{
+	struct exec *x = priv;
+
+	pthread_mutex_lock(&x->start_lock);
+	if (x->cur) {
+		pthread_mutex_lock(&x->cur->lock);
+		proc_break(x->cur, CAIRN_E_CONFLICT, "abandoned: cairn was interrupted a second time");
+		pthread_mutex_unlock(&x->cur->lock);
+	}
+	pthread_mutex_unlock(&x->start_lock);
+}
+
 static const struct cairn_provider_driver exec_driver = {
 	.name = "exec",
 	.open = exec_open,
@@ -1249,6 +1264,7 @@ static const struct cairn_provider_driver exec_driver = {
 	.delete = exec_delete,
 	.list = exec_list,
 	.can_update = exec_can_update,
+	.abort = exec_abort,
 };
 
 int cairn_provider_exec_register(struct cairn_error *err)

@@ -182,6 +182,12 @@ bool cairn_provider_can_update(const struct cairn_provider *p)
 	return p->d->can_update ? p->d->can_update(p->priv) : true;
 }
 
+void cairn_provider_abort(struct cairn_provider *p)
+{
+	if (p && p->d->abort)
+		p->d->abort(p->priv);
+}
+
 enum op { OP_CREATE, OP_READ, OP_UPDATE, OP_DELETE };
 
 static const char *const op_name[] = {

@@ -79,6 +79,10 @@ typedef int cairn_provider_list_fn(void *priv, const char *stack, json_t **objec
 /* Whether update() works for this open instance (an external plugin says so
  * in its handshake).  Optional: without it, a driver with update() can. */
 typedef bool cairn_provider_can_update_fn(void *priv);
+/* Fail every call in flight at once (cairn was interrupted twice); what they
+ * did is the journal's to find out.  Optional: without it, calls run to
+ * their end or their timeout. */
+typedef void cairn_provider_abort_fn(void *priv);
 
 struct cairn_provider_driver {
 	const char *name;                   /* the type it serves: "process", "test" */
@@ -90,6 +94,7 @@ struct cairn_provider_driver {
 	cairn_provider_delete_fn *delete;   /* mandatory */
 	cairn_provider_list_fn *list;       /* mandatory */
 	cairn_provider_can_update_fn *can_update;  /* optional */
+	cairn_provider_abort_fn *abort;     /* optional */
 };
 
 /* Refuses a second driver of one name and a table missing a mandatory member. */
@@ -146,6 +151,8 @@ int cairn_provider_open(const struct cairn_provider_config *cfg,
 void cairn_provider_close(struct cairn_provider *p);
 const char *cairn_provider_name(const struct cairn_provider *p);
 bool cairn_provider_can_update(const struct cairn_provider *p);
+/* The driver's abort, when it has one (thread-safe; calls in flight fail). */
+void cairn_provider_abort(struct cairn_provider *p);
 
 int cairn_provider_create(struct cairn_provider *p, const struct cairn_provider_req *req,
 			  json_t **observed, struct cairn_error *err);

@@ -21,6 +21,14 @@ void cairn_refs_release(struct cairn_refs *r)
 	r->n = r->alloc = 0;
 }
 
+/* a canonical integer: digits only, short enough for an int64 */
+static bool all_digits(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+
+	return n > 0 && n < 19 && !s[n];
+}
+
 static void derror(struct cairn_decoder *dc, struct cairn_loc loc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -436,6 +444,8 @@ json_t *cairn_decode_value(struct cairn_decoder *dc, const struct cairn_ynode *y
 
 		if (!want_scalar(dc, y, f, "a size") || !no_ref_here(dc, y, f))
 			return NULL;
+		if (dc->canonical && all_digits(y->text))
+			return check_bounds(dc, y, f, strtoll(y->text, NULL, 10));
 		if (cairn_parse_size(y->text, &v, &err)) {
 			error_from(dc, y->loc, &err);
 			return NULL;
@@ -449,6 +459,8 @@ json_t *cairn_decode_value(struct cairn_decoder *dc, const struct cairn_ynode *y
 
 		if (!want_scalar(dc, y, f, "a duration") || !no_ref_here(dc, y, f))
 			return NULL;
+		if (dc->canonical && all_digits(y->text))
+			return check_bounds(dc, y, f, strtoll(y->text, NULL, 10));
 		if (cairn_parse_duration(y->text, &ms, &err)) {
 			error_from(dc, y->loc, &err);
 			return NULL;

@@ -47,6 +47,7 @@ struct cairn_decoder {
 	const char *dir;            /* prefix for PATH values ("" or "sub/") */
 	bool in_node;               /* ${self...} allowed */
 	bool no_refs;               /* do not look for ${...} (the caller checks) */
+	bool canonical;             /* sizes and durations may be bare integers (bytes, ms) */
 };
 
 /*

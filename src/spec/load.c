@@ -276,7 +276,7 @@ static void collect_vars(struct loader *l)
 				const struct cairn_ynode *s = cairn_ynode_get(p->value, "sensitive");
 				const struct cairn_ynode *t = cairn_ynode_get(p->value, "type");
 				char *what = xasprintf("variable '%s'", v.name);
-				struct cairn_decoder dc = { .diags = l->diags, .what = what,
+				struct cairn_decoder dc = { .diags = l->diags, .canonical = l->opt && l->opt->canonical, .what = what,
 							    .no_refs = true };
 				json_t *chk;
 
@@ -837,7 +837,7 @@ static ssize_t resolve_provider(struct loader *l, size_t di)
 			/* "provider: libvirt" without a providers entry: an
 			 * implicit provider of that type, with defaults. */
 			size_t pi = add_decl(l, CAIRN_KIND_PROVIDER, py->text, py->loc, NULL);
-			struct cairn_decoder dc = { .diags = l->diags, .what = "provider" };
+			struct cairn_decoder dc = { .diags = l->diags, .canonical = l->opt && l->opt->canonical, .what = "provider" };
 			struct cairn_ynode *map = cairn_arena_alloc(&l->priv->arena, sizeof(*map));
 
 			map->type = CAIRN_Y_MAP;
@@ -888,7 +888,7 @@ static void decode_provider(struct loader *l, size_t di)
 	const struct cairn_ynode *ty = cairn_ynode_get(d->yaml, "type");
 	const struct cairn_type_schema *t = NULL;
 	char *what = xasprintf("provider '%s'", d->name);
-	struct cairn_decoder dc = { .diags = l->diags, .refs = &l->refs, .origin = di,
+	struct cairn_decoder dc = { .diags = l->diags, .canonical = l->opt && l->opt->canonical, .refs = &l->refs, .origin = di,
 				    .what = what, .dir = dir_for(l, d) };
 
 	if (d->yaml && d->yaml->type != CAIRN_Y_MAP) {
@@ -924,7 +924,7 @@ static void decode_decl(struct loader *l, size_t di)
 	const struct cairn_field *common = cairn_schema_common(d->kind);
 	char *what = xasprintf("%s '%s'", cairn_kind_name(d->kind), d->name);
 	struct cairn_diags quiet = CAIRN_DIAGS_INIT;
-	struct cairn_decoder dc = { .diags = l->diags, .refs = &l->refs, .origin = di,
+	struct cairn_decoder dc = { .diags = l->diags, .canonical = l->opt && l->opt->canonical, .refs = &l->refs, .origin = di,
 				    .what = what, .dir = dir_for(l, d),
 				    .in_node = d->kind == CAIRN_KIND_NODE };
 	bool unsure = false;

@@ -44,12 +44,35 @@ check "independent branches carry on (25 created)" 'grep -q "25 created" <<<"$ou
 tasks=$("$CAIRN" $st --json task list --failed)
 check "the failure and its 20 dependents are tasks" \
 	'[ "$(python3 -c "import json,sys; t=json.load(sys.stdin); print(sum(x[\"status\"]==\"failed\" for x in t), sum(x[\"status\"]==\"blocked\" for x in t))" <<<"$tasks")" = "1 20" ]' "$tasks"
+id=$(python3 -c 'import json,sys; print([x["id"] for x in json.load(sys.stdin) if x["status"] == "failed"][0])' <<<"$tasks")
+out=$("$CAIRN" $st task retry "$id" 2>&1); rc=$?
+check "task retry while the fault lasts fails again, and keeps the tasks" \
+	'[ $rc = 1 ] && [ "$("$CAIRN" $st --json task list --failed | python3 -c "import json,sys; print(len(json.load(sys.stdin)))")" = 21 ]' "$out"
 echo '{}' > scenario.json
-out=$("$CAIRN" $st apply --auto-approve stack.yml 2>&1); rc=$?
-check "once the fault is gone, apply finishes the rest" '[ $rc = 0 ] && grep -q "21 created" <<<"$out"' "$out"
+out=$("$CAIRN" $st task retry "$id" 2>&1); rc=$?
+check "once the fault is gone, task retry finishes it and what it blocked" \
+	'[ $rc = 0 ] && grep -q "Retrying 21 tasks of stack faults" <<<"$out" && grep -q "21 created" <<<"$out"' "$out"
 check "and no task is left" '[ "$("$CAIRN" $st --json task list --failed | tr -d "[:space:]")" = "[]" ]'
+check "the plan of the file shows no change" '"$CAIRN" $st plan --detailed-exitcode stack.yml >/dev/null'
+out=$("$CAIRN" $st task retry "$id" 2>&1); rc=$?
+check "a finished task cannot be retried" '[ $rc = 1 ] && grep -q "task $id not found" <<<"$out"' "$out"
+out=$("$CAIRN" $st task retry --all 2>&1); rc=$?
+check "task retry --all with nothing to do exits 0" '[ $rc = 0 ] && grep -q "no unfinished tasks" <<<"$out"' "$out"
 out=$("$CAIRN" $st destroy --auto-approve faults 2>&1)
 check "destroy deletes all 46" 'grep -q "46 deleted" <<<"$out"' "$out"
+
+# Two applies started together: exactly one proceeds, the other fails at
+# once naming the holder.
+echo '{"latency_ms": 100}' > scenario.json
+timed() { local t0 t1 rc; t0=$(date +%s%N); "$CAIRN" $st apply --auto-approve --parallelism 4 stack.yml >"$1.out" 2>&1; rc=$?; t1=$(date +%s%N); echo "$rc $(( (t1 - t0) / 1000000 ))" >"$1.rc"; }
+timed a & timed b & wait
+read -r rca msa <a.rc; read -r rcb msb <b.rc
+if [ "$rca" = 0 ]; then win=a lose=b rcl=$rcb msl=$msb; else win=b lose=a rcl=$rca msl=$msa; fi
+check "of two applies started together exactly one proceeds ($rca, $rcb)" \
+	'[ "$(cat $win.rc | cut -d" " -f1)" = 0 ] && [ "$rcl" = 1 ]' "$(cat a.out b.out)"
+check "the other fails within a second (${msl} ms) naming the holder" \
+	'[ "$msl" -lt 1000 ] && grep -q "is locked by .*pid [0-9]* since" $lose.out' "$(cat $lose.out)"
+"$CAIRN" $st destroy --auto-approve faults >/dev/null 2>&1
 
 # Ctrl-C: no new operations, the ones in flight finish, exit 130; the next
 # apply does the rest.
@@ -62,6 +85,21 @@ check "an interrupted apply exits 130 having made part of the changes ($done_now
 echo '{}' > scenario.json
 out=$("$CAIRN" $st apply --auto-approve stack.yml 2>&1); rc=$?
 check "the next apply makes the rest" '[ $rc = 0 ] && grep -q "$((46 - done_now)) created" <<<"$out"' "$out"
+"$CAIRN" $st destroy --auto-approve faults >/dev/null 2>&1
+
+# A second Ctrl-C abandons the calls in flight: exit 130 at once, their
+# intents stay open, and the next apply resolves them and converges.
+echo '{"latency_ms": 3000}' > scenario.json
+"$CAIRN" $st apply --auto-approve --parallelism 4 stack.yml >intr2.out 2>&1 & pid=$!
+sleep 1; kill -INT $pid; sleep 0.3; t0=$(date +%s%N); kill -INT $pid; wait $pid; rc=$?; t1=$(date +%s%N)
+open=$("$CAIRN" $st state export | python3 -c 'import json,sys; print(sum(len(s["intents"]) for s in json.load(sys.stdin)["stacks"]))')
+check "a second Ctrl-C exits 130 at once ($(( (t1 - t0) / 1000000 )) ms), leaving $open intents open" \
+	'[ $rc = 130 ] && [ $(( (t1 - t0) / 1000000 )) -lt 1500 ] && [ "$open" -gt 0 ]' "$(cat intr2.out)"
+echo '{}' > scenario.json
+sleep 1.2
+out=$("$CAIRN" $st apply --auto-approve stack.yml 2>&1); rc=$?
+check "the next apply resolves them and converges" \
+	'[ $rc = 0 ] && "$CAIRN" $st plan --detailed-exitcode stack.yml >/dev/null' "$out"
 "$CAIRN" $st destroy --auto-approve faults >/dev/null 2>&1
 
 echo "1..$n"
