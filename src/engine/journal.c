@@ -572,6 +572,7 @@ static int resolve_intent(struct eng *e, const struct cairn_intent_record *in,
 			seen = json_pack("{s:s}", "id", name ? name + 1 : in->address);
 	}
 	cairn_error_release(&rerr);
+	CAIRN_FAILPOINT("recover.after_read");
 	have_record = !cairn_store_resource_get(e->st, e->stack, in->address, &cur, &rerr);
 	cairn_error_release(&rerr);
 
@@ -585,6 +586,7 @@ static int resolve_intent(struct eng *e, const struct cairn_intent_record *in,
 		}
 		cairn_error_release(&derr);
 		exists = false;
+		CAIRN_FAILPOINT("recover.after_delete");
 	}
 	if (cairn_store_begin(e->st, err))
 		goto out;
@@ -621,6 +623,7 @@ static int resolve_intent(struct eng *e, const struct cairn_intent_record *in,
 		goto rollback;
 	if (cairn_store_commit(e->st, err))
 		goto out;
+	CAIRN_FAILPOINT("recover.after_commit");
 	cairn_info("resolved the open %s of %s: %s", in->op, in->address,
 		   exists ? "adopted" : "forgotten");
 	ret = 0;

@@ -71,6 +71,26 @@ for fp in apply.after_intent apply.after_call apply.after_commit; do
 	done
 done
 
+# The recovery itself killed at each of its steps: the intents stay open
+# (or are closed) consistently, and the run after converges.
+for fp in recover.after_read recover.after_commit; do
+	CAIRN_FAILPOINT=apply.after_call:4 "$CAIRN" $st apply --auto-approve stack.yml >/dev/null 2>&1
+	sleep 1.2
+	CAIRN_FAILPOINT=$fp:1 "$CAIRN" $st apply --auto-approve stack.yml >/dev/null 2>&1; rc=$?
+	sleep 1.2
+	msg=$(converged 2>&1); c=$?
+	check "recovery of an open create killed at $fp ($rc) converges with no orphan" '[ $rc = 137 ] && [ $c = 0 ]' "$msg"
+	"$CAIRN" $st destroy --auto-approve "$STACK" >/dev/null 2>&1
+done
+for fp in recover.after_read recover.after_delete recover.after_commit; do
+	"$CAIRN" $st apply --auto-approve stack.yml >/dev/null 2>&1
+	CAIRN_FAILPOINT=apply.after_intent:2 "$CAIRN" $st destroy --auto-approve "$STACK" >/dev/null 2>&1
+	sleep 1.2
+	CAIRN_FAILPOINT=$fp:1 "$CAIRN" $st destroy --auto-approve "$STACK" >/dev/null 2>&1; rc=$?
+	sleep 1.2
+	check "recovery of an open delete killed at $fp ($rc), then destroy: nothing left" '[ $rc = 137 ] && gone'
+done
+
 # SIGKILL at random moments (the plugin's processes start fast: aim early).
 for i in $(seq 1 6); do
 	"$CAIRN" $st apply --auto-approve stack.yml >/dev/null 2>&1 & pid=$!
