@@ -73,6 +73,7 @@ struct cairn_plan {
 	char *lineage;              /* of the state it was made against; NULL: stack not stored */
 	int64_t serial;
 	char *design_hash;          /* cairn_json_hash of the model's design */
+	json_t *design;             /* the model's design (saved with the plan), or NULL */
 	char *created_at;
 	struct cairn_change *v;
 	size_t n, alloc;
@@ -100,6 +101,15 @@ void cairn_plan_free(struct cairn_plan *p);
  */
 void cairn_plan_restrict(struct cairn_plan *p, const struct cairn_model *m,
 			 bool (*keep)(const char *address, void *ctx), void *ctx);
+
+/*
+ * Tie a plan read from a file to m, the model loaded from the plan's own
+ * design: every change gets its resource (res; after when missing).  Fails
+ * when the plan has no design, when its design does not hash to its
+ * design_hash (an edited file), or when m lacks a resource the plan creates
+ * or changes.
+ */
+int cairn_plan_bind(struct cairn_plan *p, const struct cairn_model *m, struct cairn_error *err);
 
 /* Does the plan change anything? */
 bool cairn_plan_has_changes(const struct cairn_plan *p);

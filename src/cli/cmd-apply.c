@@ -20,7 +20,32 @@ enum {
 	OPT_PARALLELISM = OPT_COMMAND_BASE,
 	OPT_AUTO_APPROVE,
 	OPT_LOCK_TIMEOUT,
+	OPT_TARGET,
+	OPT_REPLACE,
 };
+
+/* --target and --replace: addresses, "node.web" also matching its instances */
+struct addrs {
+	const char **v;
+	size_t n, alloc;
+};
+
+static bool addr_matches(const char *pattern, const char *address)
+{
+	size_t n = strlen(pattern);
+
+	return !strncmp(pattern, address, n) && (!address[n] || address[n] == '[');
+}
+
+static bool in_addrs(const char *address, void *ctx)
+{
+	const struct addrs *a = ctx;
+
+	for (size_t i = 0; i < a->n; i++)
+		if (addr_matches(a->v[i], address))
+			return true;
+	return false;
+}
 
 static volatile sig_atomic_t interrupted;
 
@@ -216,9 +241,51 @@ static int exit_status(const struct cairn_engine_result *r, int ret)
 	return ret ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
+static int run_apply(struct cairn_cli *cli, const struct cairn_model *m, struct cairn_plan *saved,
+		     const struct cairn_sources *sources, struct cairn_engine_opts *o,
+		     bool auto_approve, bool (*keep)(const char *address, void *ctx), void *keep_ctx,
+		     const struct addrs *replace);
+
 int cli_run_apply(struct cairn_cli *cli, const struct cairn_model *m,
 		  const struct cairn_sources *sources, struct cairn_engine_opts *o,
 		  bool auto_approve, bool (*keep)(const char *address, void *ctx), void *keep_ctx)
+{
+	return run_apply(cli, m, NULL, sources, o, auto_approve, keep, keep_ctx, NULL);
+}
+
+/* --replace: what exists and matches is replaced, changed or not */
+static int force_replace(struct cairn_plan *p, const struct addrs *replace, struct cairn_error *err)
+{
+	for (size_t k = 0; k < replace->n; k++) {
+		bool found = false;
+
+		for (size_t i = 0; i < p->n; i++) {
+			struct cairn_change *c = &p->v[i];
+
+			if (!addr_matches(replace->v[k], c->address))
+				continue;
+			found = true;
+			if (c->action != CAIRN_ACTION_NOOP && c->action != CAIRN_ACTION_UPDATE)
+				continue;
+			p->count[c->action]--;
+			p->count[CAIRN_ACTION_REPLACE]++;
+			c->action = CAIRN_ACTION_REPLACE;
+			free(c->reason);
+			c->reason = xstrdup("replacement requested (--replace)");
+		}
+		if (!found)
+			return cairn_error_set(err, CAIRN_E_NOTFOUND, "--replace %s: no such resource in the plan",
+					       replace->v[k]);
+	}
+	return 0;
+}
+
+/* Apply m, planned here (saved NULL) or as saved (then never planned again:
+ * a saved plan made against another state is refused). */
+static int run_apply(struct cairn_cli *cli, const struct cairn_model *m, struct cairn_plan *saved,
+		     const struct cairn_sources *sources, struct cairn_engine_opts *o,
+		     bool auto_approve, bool (*keep)(const char *address, void *ctx), void *keep_ctx,
+		     const struct addrs *replace)
 {
 	struct cairn_error err = CAIRN_ERROR_INIT;
 	struct cairn_stack_record stack = { 0 };
@@ -236,7 +303,9 @@ int cli_run_apply(struct cairn_cli *cli, const struct cairn_model *m,
 	if (!st || recover_if_free(st, m->stack, o, &err))
 		goto fail;
 	for (int round = 0;; round++) {
-		if (cairn_store_stack_get(st, m->stack, &stack, &err) == 0) {
+		if (saved) {
+			p = saved;
+		} else if (cairn_store_stack_get(st, m->stack, &stack, &err) == 0) {
 			stored = true;
 			if (cairn_store_resource_list(st, m->stack, &recs, &nrecs, &err) < 0)
 				goto fail;
@@ -245,8 +314,10 @@ int cli_run_apply(struct cairn_cli *cli, const struct cairn_model *m,
 		} else {
 			goto fail;
 		}
-		if (cairn_plan_build(m, recs, nrecs, stored ? stack.lineage : NULL,
-				     stored ? stack.serial : 0, &p, &err) < 0)
+		if (!saved && cairn_plan_build(m, recs, nrecs, stored ? stack.lineage : NULL,
+					       stored ? stack.serial : 0, &p, &err) < 0)
+			goto fail;
+		if (!saved && replace && force_replace(p, replace, &err) < 0)
 			goto fail;
 		if (keep)
 			cairn_plan_restrict(p, m, keep, keep_ctx);
@@ -272,7 +343,7 @@ int cli_run_apply(struct cairn_cli *cli, const struct cairn_model *m,
 		 * is made again against it, once or twice, and shown if it
 		 * changed.
 		 */
-		if (!r.stale_plan || round >= 2)
+		if (!r.stale_plan || round >= 2 || saved)
 			break;
 		cairn_plan_free(p);
 		p = NULL;
@@ -285,6 +356,8 @@ int cli_run_apply(struct cairn_cli *cli, const struct cairn_model *m,
 		if (!cli->quiet && !cli->json)
 			printf("The state changed while waiting for the lock: planning again.\n");
 	}
+	if (saved && r.stale_plan)
+		goto fail;
 	summary(cli, "Apply", &r, ret);
 	status = exit_status(&r, ret);
 	if (ret && !r.failed && !r.blocked && !r.interrupted)
@@ -297,11 +370,37 @@ fail:
 out:
 	o->state_dir = NULL;
 	free(dir);
-	cairn_plan_free(p);
+	if (p != saved)
+		cairn_plan_free(p);
 	cairn_resource_record_list_free(recs, nrecs);
 	cairn_stack_record_release(&stack);
 	cairn_error_release(&err);
 	return status;
+}
+
+/*
+ * FILE is a saved plan when it reads as one (*out set); a stack file when
+ * it is not JSON or not a plan (*out NULL).  A file named *.json that
+ * reads as JSON but not as a plan (another version, a broken change) is
+ * an error.
+ */
+static int load_plan(const char *path, struct cairn_plan **out, struct cairn_error *err)
+{
+	size_t len = strlen(path);
+	struct cairn_error perr = CAIRN_ERROR_INIT;
+
+	*out = NULL;
+	if (!strcmp(path, "-"))
+		return 0;
+	if (!cairn_plan_load(path, out, &perr))
+		return 0;
+	if (len > 5 && !strcmp(path + len - 5, ".json") && !strstr(perr.message, "not JSON") &&
+	    !strstr(perr.message, "not a cairn plan")) {
+		cairn_error_move(err, &perr);
+		return -1;
+	}
+	cairn_error_release(&perr);
+	return 0;
 }
 
 int cmd_apply(struct cairn_cli *cli, int argc, char **argv)
@@ -311,11 +410,22 @@ int cmd_apply(struct cairn_cli *cli, int argc, char **argv)
 	struct cairn_error err = CAIRN_ERROR_INIT;
 	struct cairn_engine_opts o = { 0 };
 	struct cairn_model *m = NULL;
+	struct cairn_plan *saved = NULL;
+	struct addrs targets = { 0 }, replace = { 0 };
 	bool auto_approve = false;
 	int c, status = CLI_EXIT_FAIL;
 
 	while ((c = cli_spec_getopt(cli, argc, argv, &va, false)) != -1) {
-		int k = parse_common(c, &o, &auto_approve, &err);
+		int k;
+
+		if (c == OPT_TARGET || c == OPT_REPLACE) {
+			struct addrs *a = c == OPT_TARGET ? &targets : &replace;
+
+			ALLOC_GROW(a->v, a->n + 1, a->alloc);
+			a->v[a->n++] = optarg;
+			continue;
+		}
+		k = parse_common(c, &o, &auto_approve, &err);
 
 		if (k < 0) {
 			status = cli_usage_error(cli, "%s", err.message);
@@ -326,10 +436,33 @@ int cmd_apply(struct cairn_cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
-	m = cli_load(cli, argv[optind], &va, &sources);
+	if (load_plan(argv[optind], &saved, &err) < 0) {
+		status = cli_error(cli, &err, NULL);
+		goto out;
+	}
+	if (saved) {
+		if (va.nvars || va.nfiles || targets.n || replace.n) {
+			status = cli_usage_error(cli, "a saved plan applies as it was made: no --var, --var-file, --target or --replace");
+			goto out;
+		}
+		m = cli_load_design(cli, saved->stack, saved->design, &sources);
+		if (!m)
+			goto out;
+		if (cairn_plan_bind(saved, m, &err) < 0) {
+			cairn_error_context(&err, "while reading plan '%s'", argv[optind]);
+			status = cli_error(cli, &err, NULL);
+			goto out;
+		}
+	} else {
+		m = cli_load(cli, argv[optind], &va, &sources);
+	}
 	if (m)
-		status = cli_run_apply(cli, m, &sources, &o, auto_approve, NULL, NULL);
+		status = run_apply(cli, m, saved, &sources, &o, auto_approve,
+				   targets.n ? in_addrs : NULL, &targets, &replace);
 out:
+	free(targets.v);
+	free(replace.v);
+	cairn_plan_free(saved);
 	cairn_model_free(m);
 	cairn_sources_release(&sources);
 	cairn_error_release(&err);

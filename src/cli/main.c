@@ -61,20 +61,26 @@ const struct cairn_cmd cairn_commands[] = {
 	{
 		.name = "apply",
 		.fn = cmd_apply,
-		.usage = "apply [--var NAME=VALUE]... [--var-file FILE]... [--parallelism N] [--auto-approve] [--lock-timeout D] FILE",
+		.usage = "apply [--var NAME=VALUE]... [--var-file FILE]... [--parallelism N] [--auto-approve] [--lock-timeout D] [--target ADDR]... [--replace ADDR]... FILE | PLAN.json",
 		.summary = "make the stack exist as FILE describes it",
 		.description =
 			"Plan the stack in FILE against its stored state, show the plan, ask\n"
 			"(on a terminal; elsewhere --auto-approve is needed) and carry it out:\n"
 			"resources in dependency order, in parallel, every provider call\n"
 			"journalled so that an interrupted or killed apply is finished by the\n"
-			"next one.  Exit 0 when every change succeeded, 1 when some failed\n"
-			"(see cairn task list), 130 when interrupted.",
+			"next one.  A plan saved by 'cairn plan -o PLAN.json' is applied as it\n"
+			"was reviewed, and refused if the state changed since (serial or\n"
+			"lineage).  --target limits the changes to ADDR (node.web or\n"
+			"node.web[2]) and what it depends on; --replace re-creates ADDR even\n"
+			"when nothing changed.  Exit 0 when every change succeeded, 1 when\n"
+			"some failed (see cairn task list), 130 when interrupted.",
 		.options = (const struct cli_option[]){
 			CLI_SPEC_OPTIONS,
 			{ "parallelism", OPT_COMMAND_BASE, "N", "provider calls running at once (default 10)" },
 			{ "auto-approve", OPT_COMMAND_BASE + 1, NULL, "do not ask" },
 			{ "lock-timeout", OPT_COMMAND_BASE + 2, "DURATION", "wait this long for the stack's lock (default: fail at once)" },
+			{ "target", OPT_COMMAND_BASE + 3, "ADDR", "only ADDR and what it depends on (repeatable)" },
+			{ "replace", OPT_COMMAND_BASE + 4, "ADDR", "re-create ADDR (repeatable)" },
 			{ NULL, 0, NULL, NULL },
 		},
 		.flags = CMD_NEEDS_STATE,

@@ -391,6 +391,7 @@ int cairn_plan_build(const struct cairn_model *m,
 		nothing = json_null();
 	cairn_json_hash(m->design ? m->design : nothing, hash);
 	p->design_hash = xstrdup(hash);
+	p->design = json_incref(m->design);
 	cairn_timestamp(now);
 	p->created_at = xstrdup(now);
 	p->alloc = m->nres + ndel;
@@ -449,8 +450,39 @@ void cairn_plan_free(struct cairn_plan *p)
 	free(p->stack);
 	free(p->lineage);
 	free(p->design_hash);
+	json_decref(p->design);
 	free(p->created_at);
 	free(p);
+}
+
+int cairn_plan_bind(struct cairn_plan *p, const struct cairn_model *m, struct cairn_error *err)
+{
+	char hash[CAIRN_HASH_LEN];
+
+	if (!p->design)
+		return cairn_error_set(err, CAIRN_E_INVALID,
+				       "the plan carries no design (made by an older cairn?): run 'cairn plan -o' again");
+	cairn_json_hash(p->design, hash);
+	if (!p->design_hash || strcmp(p->design_hash, hash))
+		return cairn_error_set(err, CAIRN_E_CONFLICT,
+				       "the plan's design does not match its hash (%s, the design hashes to %s)",
+				       p->design_hash ? p->design_hash : "none", hash);
+	if (strcmp(p->stack, m->stack))
+		return cairn_error_set(err, CAIRN_E_CONFLICT, "the plan is for stack '%s', its design for '%s'",
+				       p->stack, m->stack);
+	for (size_t i = 0; i < p->n; i++) {
+		struct cairn_change *c = &p->v[i];
+
+		if (c->action == CAIRN_ACTION_DELETE)
+			continue;
+		c->res = cairn_model_resource(m, c->address);
+		if (!c->res)
+			return cairn_error_set(err, CAIRN_E_CONFLICT,
+					       "the plan's design has no resource %s", c->address);
+		if (!c->after)
+			c->after = json_incref(c->res->desired);
+	}
+	return 0;
 }
 
 void cairn_plan_restrict(struct cairn_plan *p, const struct cairn_model *m,

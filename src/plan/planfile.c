@@ -59,6 +59,8 @@ json_t *cairn_plan_to_json(const struct cairn_plan *p)
 	json_object_set_new(j, "serial", json_integer(p->serial));
 	json_object_set_new(j, "design_hash", str_or_null(p->design_hash));
 	json_object_set_new(j, "created_at", str_or_null(p->created_at));
+	if (p->design)
+		json_object_set(j, "design", p->design);
 	json_object_set_new(j, "summary", summary);
 	json_object_set_new(j, "changes", changes);
 	return j;
@@ -204,6 +206,12 @@ int cairn_plan_from_json(const json_t *j, struct cairn_plan **out, struct cairn_
 		goto cleanup;
 	}
 	p->serial = json_integer_value(v);
+	v = json_object_get(j, "design");
+	if (v && !json_is_object(v)) {
+		cairn_error_set(err, CAIRN_E_INVALID, "invalid plan: 'design' is not an object");
+		goto cleanup;
+	}
+	p->design = json_incref((json_t *)v);
 
 	changes = json_object_get(j, "changes");
 	if (!json_is_array(changes)) {

@@ -102,5 +102,26 @@ check "the next apply resolves them and converges" \
 	'[ $rc = 0 ] && "$CAIRN" $st plan --detailed-exitcode stack.yml >/dev/null' "$out"
 "$CAIRN" $st destroy --auto-approve faults >/dev/null 2>&1
 
+# Saved plans, --target and --replace.
+echo '{}' > scenario.json
+"$CAIRN" $st plan stack.yml -o plan.json >/dev/null 2>&1
+"$CAIRN" $st plan stack.yml -o plan-b.json >/dev/null 2>&1
+out=$("$CAIRN" $st apply --auto-approve plan.json 2>&1); rc=$?
+check "a saved plan applies as reviewed" '[ $rc = 0 ] && grep -q "46 created" <<<"$out"' "$out"
+check "and the plan of the file shows no change" '"$CAIRN" $st plan --detailed-exitcode stack.yml >/dev/null'
+c0=$(calls create)
+out=$("$CAIRN" $st apply --auto-approve plan-b.json 2>&1); rc=$?
+check "a saved plan made against an older state is refused, nothing done" '[ $rc = 1 ] && grep -q "plan is stale" <<<"$out" && [ "$(calls create)" = $c0 ]' "$out"
+"$CAIRN" $st plan stack.yml -o plan-c.json >/dev/null 2>&1
+python3 -c 'import json,sys; d=json.load(open("plan-c.json")); d["design"]["nodes"]["other"]["count"]=30; json.dump(d,open("plan-c.json","w"))'
+out=$("$CAIRN" $st apply --auto-approve plan-c.json 2>&1); rc=$?
+check "an edited saved plan is refused" '[ $rc = 1 ] && grep -q "does not match its hash" <<<"$out"' "$out"
+out=$("$CAIRN" $st apply --auto-approve --replace "node.mid[1]" stack.yml 2>&1); rc=$?
+check "--replace re-creates what did not change" '[ $rc = 0 ] && grep -q "1 replaced" <<<"$out"' "$out"
+"$CAIRN" $st destroy --auto-approve faults >/dev/null 2>&1
+out=$("$CAIRN" $st apply --auto-approve --target "node.leaf[3]" stack.yml 2>&1); rc=$?
+check "--target makes the target and what it depends on (7 of 46)" '[ $rc = 0 ] && grep -q "7 created" <<<"$out"' "$out"
+"$CAIRN" $st destroy --auto-approve faults >/dev/null 2>&1
+
 echo "1..$n"
 [ $failed = 0 ]
