@@ -228,6 +228,21 @@ struct cairn_model *cli_load_design(struct cairn_cli *cli, const char *stack,
 /* ---- apply (cmd-apply.c) ------------------------------------------------- */
 
 struct cairn_engine_opts;
+
+/* The keys of the options that run the engine (apply, destroy, task retry). */
+enum {
+	OPT_ENGINE_PARALLELISM = OPT_COMMAND_BASE,
+	OPT_ENGINE_AUTO_APPROVE,
+	OPT_ENGINE_LOCK_TIMEOUT,
+	OPT_ENGINE_END,           /* a command's further keys start here */
+};
+/*
+ * Take option key c if it is one of those: -1 when it is not, 0 when it was
+ * taken into o (or *auto_approve), else the exit status of its bad value,
+ * the usage error printed.
+ */
+int cli_engine_option(struct cairn_cli *cli, int c, struct cairn_engine_opts *o,
+		      bool *auto_approve);
 /*
  * Plan m against the state, restricted by keep (NULL: everything; see
  * cairn_plan_restrict), show it, confirm unless auto_approve, run the engine

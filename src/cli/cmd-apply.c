@@ -16,13 +16,7 @@
 
 CAIRN_LOG_INIT("cli.apply");
 
-enum {
-	OPT_PARALLELISM = OPT_COMMAND_BASE,
-	OPT_AUTO_APPROVE,
-	OPT_LOCK_TIMEOUT,
-	OPT_TARGET,
-	OPT_REPLACE,
-};
+enum { OPT_TARGET = OPT_ENGINE_END, OPT_REPLACE };
 
 /* --target and --replace: addresses, "node.web" also matching its instances */
 struct addrs {
@@ -152,31 +146,36 @@ static void summary(struct cairn_cli *cli, const char *what,
 	       r->elapsed_ms / 1000.0);
 }
 
-static int parse_common(int c, struct cairn_engine_opts *o, bool *auto_approve,
-			struct cairn_error *err)
+int cli_engine_option(struct cairn_cli *cli, int c, struct cairn_engine_opts *o,
+		      bool *auto_approve)
 {
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	int status;
+
 	switch (c) {
-	case OPT_PARALLELISM: {
+	case OPT_ENGINE_PARALLELISM: {
 		char *end;
 		long n = strtol(optarg, &end, 10);
 
 		if (*end || n < 1 || n > 1024)
-			return cairn_error_set(err, CAIRN_E_USAGE,
-					       "--parallelism takes a number from 1 to 1024, not '%s'", optarg);
+			return cli_usage_error(cli, "--parallelism takes a number from 1 to 1024, not '%s'",
+					       optarg);
 		o->parallelism = (int)n;
-		return 1;
+		return 0;
 	}
-	case OPT_AUTO_APPROVE:
-		*auto_approve = true;
-		return 1;
-	case OPT_LOCK_TIMEOUT:
-		if (cairn_parse_duration(optarg, &o->lock_timeout_ms, err)) {
-			err->code = CAIRN_E_USAGE;
+	case OPT_ENGINE_AUTO_APPROVE:
+		if (!auto_approve)
 			return -1;
-		}
-		return 1;
+		*auto_approve = true;
+		return 0;
+	case OPT_ENGINE_LOCK_TIMEOUT:
+		if (!cairn_parse_duration(optarg, &o->lock_timeout_ms, &err))
+			return 0;
+		status = cli_usage_error(cli, "%s", err.message);
+		cairn_error_release(&err);
+		return status;
 	}
-	return 0;
+	return -1;
 }
 
 /* Resolve open intents first, unless someone holds the lock (then the
@@ -425,14 +424,8 @@ int cmd_apply(struct cairn_cli *cli, int argc, char **argv)
 			a->v[a->n++] = optarg;
 			continue;
 		}
-		k = parse_common(c, &o, &auto_approve, &err);
-
-		if (k < 0) {
-			status = cli_usage_error(cli, "%s", err.message);
-			goto out;
-		}
-		if (!k) {
-			status = cli_getopt_status(c);
+		if ((k = cli_engine_option(cli, c, &o, &auto_approve))) {
+			status = k < 0 ? cli_getopt_status(c) : k;
 			goto out;
 		}
 	}
@@ -485,14 +478,10 @@ int cmd_destroy(struct cairn_cli *cli, int argc, char **argv)
 	int c, status = CLI_EXIT_FAIL, ret;
 
 	while ((c = cli_getopt(cli, argc, argv)) != -1) {
-		int k = parse_common(c, &o, &auto_approve, &err);
+		int k = cli_engine_option(cli, c, &o, &auto_approve);
 
-		if (k < 0) {
-			status = cli_usage_error(cli, "%s", err.message);
-			goto out;
-		}
-		if (!k) {
-			status = cli_getopt_status(c);
+		if (k) {
+			status = k < 0 ? cli_getopt_status(c) : k;
 			goto out;
 		}
 	}

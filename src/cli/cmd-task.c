@@ -12,7 +12,7 @@ static int task_list(struct cairn_cli *cli, int argc, char **argv);
 static int task_show(struct cairn_cli *cli, int argc, char **argv);
 static int task_retry(struct cairn_cli *cli, int argc, char **argv);
 
-enum { OPT_FAILED = OPT_COMMAND_BASE, OPT_ALL, OPT_PARALLELISM, OPT_LOCK_TIMEOUT };
+enum { OPT_FAILED = OPT_COMMAND_BASE, OPT_ALL = OPT_ENGINE_END };
 
 const struct cairn_cmd cairn_task_commands[] = {
 	{
@@ -58,8 +58,8 @@ const struct cairn_cmd cairn_task_commands[] = {
 			"failed, 130 when interrupted.",
 		.options = (const struct cli_option[]){
 			{ "all", OPT_ALL, NULL, "every unfinished task (of STACK, if given)" },
-			{ "parallelism", OPT_PARALLELISM, "N", "run at most N provider calls at once (default 10)" },
-			{ "lock-timeout", OPT_LOCK_TIMEOUT, "D", "wait up to D for the stack lock" },
+			{ "parallelism", OPT_ENGINE_PARALLELISM, "N", "run at most N provider calls at once (default 10)" },
+			{ "lock-timeout", OPT_ENGINE_LOCK_TIMEOUT, "D", "wait up to D for the stack lock" },
 			{ NULL, 0, NULL, NULL },
 		},
 		.flags = CMD_NEEDS_STATE,
@@ -278,28 +278,14 @@ static int task_retry(struct cairn_cli *cli, int argc, char **argv)
 	int c, status = CLI_EXIT_OK;
 
 	while ((c = cli_getopt(cli, argc, argv)) != -1) {
-		char *end;
+		int k;
 
-		switch (c) {
-		case OPT_ALL:
+		if (c == OPT_ALL) {
 			all = true;
-			break;
-		case OPT_PARALLELISM:
-			o.parallelism = (int)strtol(optarg, &end, 10);
-			if (*end || o.parallelism < 1 || o.parallelism > 1024)
-				return cli_usage_error(cli, "--parallelism takes a number from 1 to 1024, not '%s'",
-						       optarg);
-			break;
-		case OPT_LOCK_TIMEOUT:
-			if (cairn_parse_duration(optarg, &o.lock_timeout_ms, &err)) {
-				status = cli_usage_error(cli, "%s", err.message);
-				cairn_error_release(&err);
-				return status;
-			}
-			break;
-		default:
-			return cli_getopt_status(c < 0 ? c : CLI_GETOPT_USAGE);
+			continue;
 		}
+		if ((k = cli_engine_option(cli, c, &o, NULL)))
+			return k < 0 ? cli_getopt_status(c < 0 ? c : CLI_GETOPT_USAGE) : k;
 	}
 	if (all && argc - optind > 1)
 		return cli_usage_error(cli, "too many arguments");

@@ -342,10 +342,7 @@ void eng_task(struct eng *e, const char *address, const char *op, const char *st
 	struct cairn_error err = CAIRN_ERROR_INIT;
 
 	pthread_mutex_lock(&e->store_mu);
-	if (status)
-		cairn_store_task_put(e->st, &t, NULL, &err);
-	else
-		cairn_store_task_delete(e->st, e->stack, address, &err);
+	cairn_store_task_put(e->st, &t, NULL, &err);
 	pthread_mutex_unlock(&e->store_mu);
 	if (cairn_error_isset(&err))
 		cairn_warn("cannot record the task of %s: %s", address, err.message);
