@@ -36,6 +36,10 @@ struct eng {
 	size_t nprovs, aprovs;
 	struct cairn_strmap known;    /* address -> struct cairn_resource_record * (owned) */
 	pthread_mutex_t emit_mu;
+	/* the group commit (journal.c) */
+	pthread_mutex_t gc_mu;
+	struct gwrite *gc_head, **gc_tail;   /* queued writes, under gc_mu */
+	bool gc_busy;                        /* a leader is committing */
 };
 
 void eng_init(struct eng *e, struct cairn_store *st, const char *stack,
@@ -66,6 +70,15 @@ bool eng_can_update(const struct eprov *p);
 int eng_call(struct eng *e, struct eprov *p, const char *op,
 	     const struct cairn_resource_record *rec, const json_t *want,
 	     const json_t *before, json_t **observed, struct cairn_error *err);
+/*
+ * A write to the store (fn(e, arg, err) inside a transaction), committed
+ * together with whatever other threads write at the same moment; returns
+ * once it is committed, with fn's result.  fn may run twice (alone, when a
+ * write it shared a transaction with failed), so it changes nothing but
+ * the store and its arg.
+ */
+typedef int eng_write_fn(struct eng *e, void *arg, struct cairn_error *err);
+int eng_write(struct eng *e, eng_write_fn *fn, void *arg, struct cairn_error *err);
 void eng_task(struct eng *e, const char *address, const char *op, const char *status,
 	      int attempts, const char *error);
 void eng_emit(struct eng *e, const json_t *event);

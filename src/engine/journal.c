@@ -37,6 +37,8 @@ void eng_init(struct eng *e, struct cairn_store *st, const char *stack,
 	e->t0 = cairn_now_ms();
 	pthread_mutex_init(&e->store_mu, NULL);
 	pthread_mutex_init(&e->emit_mu, NULL);
+	pthread_mutex_init(&e->gc_mu, NULL);
+	e->gc_tail = &e->gc_head;
 }
 
 static void release_lock(struct eng *e)
@@ -75,6 +77,7 @@ void eng_release(struct eng *e)
 	free(e->state_dir);
 	pthread_mutex_destroy(&e->store_mu);
 	pthread_mutex_destroy(&e->emit_mu);
+	pthread_mutex_destroy(&e->gc_mu);
 }
 
 void eng_emit(struct eng *e, const json_t *event)
@@ -400,6 +403,174 @@ static int do_call(struct eng *e, struct eprov *p, const char *op,
 	return cairn_provider_delete(p->p, req, err);
 }
 
+/* ---- the group commit ---------------------------------------------------------- */
+
+/*
+ * Journal writes from many workers share transactions: a writer queues its
+ * write; if no commit is under way it leads one, committing everything queued
+ * (its own write and the others'), otherwise it sleeps until a leader has
+ * committed its write.  Each write is committed before its writer goes on,
+ * as with a transaction of its own, but N waiting writers cost one BEGIN,
+ * one WAL commit and one set of file locks instead of N.
+ */
+struct gwrite {
+	struct gwrite *next;
+	eng_write_fn *fn;
+	void *arg;
+	pthread_cond_t cond;
+	bool done;
+	int ret;
+	struct cairn_error err;
+};
+
+/* Run ws in one transaction; false if that failed (all rolled back). */
+static bool commit_together(struct eng *e, struct gwrite *ws)
+{
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	struct gwrite *w = NULL;
+
+	if (!cairn_store_begin(e->st, &err)) {
+		for (w = ws; w; w = w->next)
+			if ((w->ret = w->fn(e, w->arg, &w->err)))
+				break;
+		if (!w && !cairn_store_commit(e->st, &err))
+			return true;
+		if (w)
+			cairn_store_rollback(e->st);
+	}
+	for (w = ws; w; w = w->next) {
+		if (!cairn_error_isset(&w->err))
+			cairn_error_set(&w->err, err.message ? err.code : CAIRN_E_STATE, "%s",
+					err.message ? err.message
+						    : "the journal's transaction was rolled back");
+		w->ret = -1;
+	}
+	cairn_error_release(&err);
+	return false;
+}
+
+static void commit_batch(struct eng *e, struct gwrite *batch)
+{
+	pthread_mutex_lock(&e->store_mu);
+	if (!commit_together(e, batch) && batch->next) {
+		/* one write failed and took the others with it: each on its own */
+		for (struct gwrite *w = batch; w; w = w->next) {
+			struct gwrite *next = w->next;
+
+			cairn_error_release(&w->err);
+			w->ret = 0;
+			w->next = NULL;
+			commit_together(e, w);
+			w->next = next;
+		}
+	}
+	pthread_mutex_unlock(&e->store_mu);
+}
+
+int eng_write(struct eng *e, eng_write_fn *fn, void *arg, struct cairn_error *err)
+{
+	struct gwrite w = { .fn = fn, .arg = arg, .err = CAIRN_ERROR_INIT };
+
+	pthread_cond_init(&w.cond, NULL);
+	pthread_mutex_lock(&e->gc_mu);
+	*e->gc_tail = &w;
+	e->gc_tail = &w.next;
+	while (!w.done) {
+		struct gwrite *batch;
+
+		if (e->gc_busy) {
+			pthread_cond_wait(&w.cond, &e->gc_mu);
+			continue;
+		}
+		/* lead: commit what is queued, this write among it */
+		batch = e->gc_head;
+		e->gc_head = NULL;
+		e->gc_tail = &e->gc_head;
+		e->gc_busy = true;
+		pthread_mutex_unlock(&e->gc_mu);
+		commit_batch(e, batch);
+		pthread_mutex_lock(&e->gc_mu);
+		e->gc_busy = false;
+		while (batch) {
+			struct gwrite *next = batch->next;   /* batch is its writer's once done */
+
+			batch->done = true;
+			if (batch != &w)
+				pthread_cond_signal(&batch->cond);
+			batch = next;
+		}
+		/* who queued meanwhile leads the next commit */
+		if (e->gc_head)
+			pthread_cond_signal(&e->gc_head->cond);
+	}
+	pthread_mutex_unlock(&e->gc_mu);
+	pthread_cond_destroy(&w.cond);
+	if (w.ret)
+		cairn_error_move(err, &w.err);
+	cairn_error_release(&w.err);
+	return w.ret;
+}
+
+/* ---- the journalled call --------------------------------------------------------- */
+
+struct intent_write {
+	const struct cairn_intent_record *in;
+	int64_t id;
+};
+
+static int write_intent(struct eng *e, void *arg, struct cairn_error *err)
+{
+	struct intent_write *iw = arg;
+
+	return cairn_store_intent_open(e->st, iw->in, &iw->id, err);
+}
+
+/* What a call came to, for the transaction that records it. */
+struct outcome {
+	const char *op;
+	const struct cairn_resource_record *rec;
+	bool ok;
+	json_t *got;        /* observed after a create or update */
+	json_t *seen;       /* what a failed create left, if anything */
+	int64_t intent;
+};
+
+static int write_outcome(struct eng *e, void *arg, struct cairn_error *err)
+{
+	struct outcome *o = arg;
+	struct cairn_resource_record r = *o->rec;
+	struct cairn_error cerr = CAIRN_ERROR_INIT;
+
+	if (o->ok && strcmp(o->op, "delete")) {
+		r.observed = o->got;
+		r.status = CAIRN_RS_READY;
+		if (cairn_store_resource_put(e->st, e->stack, &r, err))
+			return -1;
+	} else if (o->ok) {
+		if (cairn_store_resource_delete(e->st, e->stack, r.address, err))
+			return -1;
+	} else if (o->seen) {
+		/* a failed create may have left something: keep it known */
+		r.observed = o->seen;
+		r.status = CAIRN_RS_FAILED;
+		if (cairn_store_resource_put(e->st, e->stack, &r, &cerr))
+			cairn_warn("cannot record what the failed create of %s left: %s", r.address,
+				   cerr.message);
+		cairn_error_release(&cerr);
+	}
+	if (cairn_store_intent_close(e->st, o->intent, &cerr)) {
+		if (o->ok) {
+			cairn_error_move(err, &cerr);
+			return -1;
+		}
+		cairn_error_release(&cerr);
+	}
+	/* a success settles the resource's task, in the same transaction */
+	if (o->ok && cairn_store_task_delete(e->st, e->stack, r.address, err))
+		return -1;
+	return 0;
+}
+
 int eng_call(struct eng *e, struct eprov *p, const char *op,
 	     const struct cairn_resource_record *rec, const json_t *want,
 	     const json_t *before, json_t **observed, struct cairn_error *err)
@@ -414,23 +585,21 @@ int eng_call(struct eng *e, struct eprov *p, const char *op,
 					  .kind = kindi < 0 ? CAIRN_KIND_NODE : (enum cairn_kind)kindi,
 					  .cairn_id = rec->cairn_id, .desired = want,
 					  .observed = before };
-	json_t *got = NULL;
-	int64_t intent = 0;
+	struct intent_write iw = { .in = &in };
+	struct outcome o = { .op = op, .rec = rec };
 	int attempt = 1, ret;
 
 	if (!p)
 		return cairn_error_set(err, CAIRN_E_PERMANENT, "%s has no provider '%s'",
 				       rec->address, rec->provider ? rec->provider : "?");
-	pthread_mutex_lock(&e->store_mu);
-	ret = cairn_store_intent_open(e->st, &in, &intent, err);
-	pthread_mutex_unlock(&e->store_mu);
-	if (ret)
+	if (eng_write(e, write_intent, &iw, err))
 		return -1;
+	o.intent = iw.id;
 	CAIRN_FAILPOINT("apply.after_intent");
 	for (;;) {
 		struct cairn_error cerr = CAIRN_ERROR_INIT;
 
-		ret = do_call(e, p, op, &req, &got, &cerr);
+		ret = do_call(e, p, op, &req, &o.got, &cerr);
 		if (!ret || (cerr.code == CAIRN_E_NOTFOUND && !strcmp(op, "delete"))) {
 			ret = 0;
 			cairn_error_release(&cerr);
@@ -456,78 +625,44 @@ int eng_call(struct eng *e, struct eprov *p, const char *op,
 	if (ret && e->opts->interrupt && *e->opts->interrupt >= 2) {
 		/* abandoned: the call may yet have done its work, so the intent
 		 * stays open for the next run to resolve */
-		json_decref(got);
+		json_decref(o.got);
 		return -1;
 	}
 	CAIRN_FAILPOINT("apply.after_call");
 
-	pthread_mutex_lock(&e->store_mu);
-	if (cairn_store_begin(e->st, err))
-		goto unlock;
-	if (!ret && strcmp(op, "delete")) {
-		struct cairn_resource_record r = *rec;
-
-		r.observed = got;
-		r.status = CAIRN_RS_READY;
-		if (cairn_store_resource_put(e->st, e->stack, &r, err))
-			goto rollback;
-	} else if (!ret) {
-		if (cairn_store_resource_delete(e->st, e->stack, rec->address, err))
-			goto rollback;
-	} else if (!strcmp(op, "create")) {
-		/* a failed create may have left something: keep it known */
-		json_t *seen = NULL;
+	o.ok = !ret;
+	if (ret && !strcmp(op, "create") && p->p) {
 		struct cairn_error rerr = CAIRN_ERROR_INIT;
 
-		if (p->p && !cairn_provider_read(p->p, &req, &seen, &rerr)) {
-			struct cairn_resource_record r = *rec;
-			struct cairn_error perr = CAIRN_ERROR_INIT;
-
-			r.observed = seen;
-			r.status = CAIRN_RS_FAILED;
-			cairn_store_resource_put(e->st, e->stack, &r, &perr);
-			cairn_error_release(&perr);
-		}
-		json_decref(seen);
+		if (cairn_provider_read(p->p, &req, &o.seen, &rerr))
+			o.seen = NULL;
 		cairn_error_release(&rerr);
 	}
 	{
-		struct cairn_error cerr = CAIRN_ERROR_INIT;
+		struct cairn_error werr = CAIRN_ERROR_INIT;
+		int wr = eng_write(e, write_outcome, &o, &werr);
 
-		if (cairn_store_intent_close(e->st, intent, &cerr)) {
+		json_decref(o.seen);
+		if (wr) {
+			/* the intent stays open: the next run resolves it */
+			json_decref(o.got);
 			if (!ret)
-				cairn_error_move(err, &cerr);
-			cairn_error_release(&cerr);
-			if (!ret) {
-				ret = -1;
-				goto rollback;
-			}
+				cairn_error_move(err, &werr);
+			else
+				cairn_warn("cannot record the failed %s of %s: %s", op, rec->address,
+					   werr.message);
+			cairn_error_release(&werr);
+			return -1;
 		}
 	}
-	/* a success settles the resource's task, in the same transaction */
-	if (!ret && cairn_store_task_delete(e->st, e->stack, rec->address, err)) {
-		ret = -1;
-		goto rollback;
-	}
-	if (cairn_store_commit(e->st, err)) {
-		ret = -1;
-		goto unlock;
-	}
-	pthread_mutex_unlock(&e->store_mu);
 	CAIRN_FAILPOINT("apply.after_commit");
 	if (ret)
 		eng_task(e, rec->address, op, "failed", attempt, err->message);
 	if (!ret && observed)
-		*observed = got;
+		*observed = o.got;
 	else
-		json_decref(got);
+		json_decref(o.got);
 	return ret;
-rollback:
-	cairn_store_rollback(e->st);
-unlock:
-	pthread_mutex_unlock(&e->store_mu);
-	json_decref(got);
-	return -1;
 }
 
 /* ---- recovery --------------------------------------------------------------------- */
