@@ -58,6 +58,7 @@ struct cairn_sdk {
 	unsigned max_workers;
 	bool quit;                  /* workers leave once the queue is empty */
 	bool stopping;              /* end of input or shutdown seen */
+	pid_t parent;               /* cairn, as it was at the start */
 };
 
 static struct cairn_sdk server = {
@@ -258,7 +259,12 @@ static void *worker(void *arg)
 		sdk->idle--;
 		pthread_mutex_unlock(&sdk->lock);
 
-		run_job(sdk, j);
+		/* cairn gone (we were handed to another parent): start nothing
+		 * more.  Its journal resolves what it never heard back about, and
+		 * work begun now would race with the next run's recovery, which
+		 * might look for an object before this made it. */
+		if (getppid() == sdk->parent)
+			run_job(sdk, j);
 		json_decref(j->req);
 		free(j);
 
@@ -459,6 +465,7 @@ int cairn_sdk_run(const struct cairn_sdk_plugin *plugin, void *data)
 	int status = 0;
 	unsigned left;
 
+	sdk->parent = getppid();
 	if (!buf)
 		abort();
 	signal(SIGPIPE, SIG_IGN);
