@@ -10,7 +10,7 @@
 # 2 usage error.
 set -euo pipefail
 
-build_pkgs=(build-essential pkg-config meson ninja-build
+build_pkgs=(build-essential pkg-config meson ninja-build libvirt-dev libxml2-dev libssh-dev
             libfyaml-dev libjansson-dev libsqlite3-dev libsodium-dev graphviz)
 # clang + libclang-rt-14-dev: the libFuzzer harness (tests/fuzz, -Dfuzz=true);
 # python3-yaml: a peer in the benchmarks.
