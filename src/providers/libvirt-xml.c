@@ -91,23 +91,28 @@ static void empty(struct w *w, const char *name, const char *a1, const char *v1,
 	end(w);
 }
 
+/* <number unit="unit">n</number>; without a unit, <number>n</number> */
+static void elem_u64(struct w *w, const char *name, const char *unit, uint64_t n)
+{
+	char v[24];
+
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)n);
+	start(w, name);
+	attr(w, "unit", unit);
+	xmlTextWriterWriteString(w->tw, BAD_CAST v);
+	end(w);
+}
+
+/* The stamp element; in cairn's namespace inside a domain's <metadata>,
+ * without one as virDomainSetMetadata() takes it. */
 static void write_stamp(struct w *w, const struct lv_stamp *st, bool with_ns)
 {
-	if (with_ns) {
-		xmlTextWriterStartElementNS(w->tw, BAD_CAST LV_META_PREFIX, BAD_CAST "instance",
-					    BAD_CAST LV_META_NS);
-		xmlTextWriterWriteElementNS(w->tw, BAD_CAST LV_META_PREFIX, BAD_CAST "stack", NULL,
-					    BAD_CAST st->stack);
-		xmlTextWriterWriteElementNS(w->tw, BAD_CAST LV_META_PREFIX, BAD_CAST "address", NULL,
-					    BAD_CAST st->address);
-		xmlTextWriterWriteElementNS(w->tw, BAD_CAST LV_META_PREFIX, BAD_CAST "id", NULL,
-					    BAD_CAST st->cairn_id);
-	} else {
-		start(w, "instance");
-		elem(w, "stack", st->stack);
-		elem(w, "address", st->address);
-		elem(w, "id", st->cairn_id);
-	}
+	const xmlChar *pfx = with_ns ? BAD_CAST LV_META_PREFIX : NULL;
+
+	xmlTextWriterStartElementNS(w->tw, pfx, BAD_CAST "instance", with_ns ? BAD_CAST LV_META_NS : NULL);
+	xmlTextWriterWriteElementNS(w->tw, pfx, BAD_CAST "stack", NULL, BAD_CAST st->stack);
+	xmlTextWriterWriteElementNS(w->tw, pfx, BAD_CAST "address", NULL, BAD_CAST st->address);
+	xmlTextWriterWriteElementNS(w->tw, pfx, BAD_CAST "id", NULL, BAD_CAST st->cairn_id);
 	end(w);
 }
 
@@ -123,7 +128,6 @@ char *lv_stamp_xml(const struct lv_stamp *st)
 char *lv_domain_xml(const struct lv_domain_spec *s)
 {
 	struct w w;
-	char mem[32];
 
 	w_open(&w);
 	start(&w, "domain");
@@ -133,17 +137,8 @@ char *lv_domain_xml(const struct lv_domain_spec *s)
 	start(&w, "metadata");
 	write_stamp(&w, &s->stamp, true);
 	end(&w);
-	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)s->memory_kib);
-	start(&w, "memory");
-	attr(&w, "unit", "KiB");
-	xmlTextWriterWriteString(w.tw, BAD_CAST mem);
-	end(&w);
-	{
-		char n[16];
-
-		snprintf(n, sizeof(n), "%u", s->vcpus ? s->vcpus : 1);
-		elem(&w, "vcpu", n);
-	}
+	elem_u64(&w, "memory", "KiB", s->memory_kib);
+	elem_u64(&w, "vcpu", NULL, s->vcpus ? s->vcpus : 1);
 	start(&w, "os");
 	if (s->firmware && !strcmp(s->firmware, "uefi"))
 		attr(&w, "firmware", "efi");
@@ -256,16 +251,11 @@ char *lv_network_xml(const struct lv_network_spec *s)
 char *lv_volume_xml(const struct lv_volume_spec *s)
 {
 	struct w w;
-	char cap[32];
 
 	w_open(&w);
 	start(&w, "volume");
 	elem(&w, "name", s->name);
-	snprintf(cap, sizeof(cap), "%llu", (unsigned long long)s->capacity);
-	start(&w, "capacity");
-	attr(&w, "unit", "bytes");
-	xmlTextWriterWriteString(w.tw, BAD_CAST cap);
-	end(&w);
+	elem_u64(&w, "capacity", "bytes", s->capacity);
 	start(&w, "target");
 	empty(&w, "format", "type", s->format ? s->format : "raw", NULL, NULL);
 	end(&w);
@@ -391,9 +381,10 @@ int lv_network_stamp(const char *xml, struct lv_found *out)
 int lv_network_range(const char *xml, uint32_t *net, unsigned *prefix)
 {
 	xmlDocPtr doc = parse(xml);
+	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
 	int ret = -1;
 
-	for (xmlNodePtr c = doc ? xmlDocGetRootElement(doc)->children : NULL; c && ret; c = c->next) {
+	for (xmlNodePtr c = root ? root->children : NULL; c && ret; c = c->next) {
 		char *fam, *addr, *pfx, *mask;
 		struct in_addr a;
 
