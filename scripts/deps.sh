@@ -13,8 +13,10 @@ set -euo pipefail
 build_pkgs=(build-essential pkg-config meson ninja-build libvirt-dev libxml2-dev libssh-dev
             libfyaml-dev libjansson-dev libsqlite3-dev libsodium-dev graphviz)
 # clang + libclang-rt-14-dev: the libFuzzer harness (tests/fuzz, -Dfuzz=true);
-# python3-yaml: a peer in the benchmarks.
-test_pkgs=(libcmocka-dev clang libclang-rt-14-dev python3-yaml)
+# python3-yaml: a peer in the benchmarks; openssh-server, openssh-client and
+# iproute2: the sshd test hosts of tests/ssh (in network namespaces).
+test_pkgs=(libcmocka-dev clang libclang-rt-14-dev python3-yaml
+           openssh-server openssh-client iproute2)
 
 want=("${build_pkgs[@]}")
 case "${1:-}" in
@@ -42,5 +44,14 @@ echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 # Wait for another apt/dpkg run to finish rather than failing on its lock.
 apt_opts=(-q -o DPkg::Lock::Timeout=600)
+# Start no service while installing (openssh-server would start an sshd on
+# every address): the tests start their own daemons, in their own namespaces.
+made_policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  made_policy=1
+fi
+trap '[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
 apt-get "${apt_opts[@]}" update >/dev/null
 apt-get "${apt_opts[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null
