@@ -80,7 +80,7 @@ int cairn_store_stack_list(struct cairn_store *st, struct cairn_stack_record **o
 			   size_t *n, struct cairn_error *err);
 void cairn_stack_record_list_free(struct cairn_stack_record *v, size_t n);
 /* Remove a stack with everything it owns (resources, designs, intents,
- * tasks, its lock, outputs); its events stay. */
+ * tasks, its lock, outputs, secrets); its events stay. */
 int cairn_store_stack_delete(struct cairn_store *st, const char *name,
 			     struct cairn_error *err);
 
@@ -171,15 +171,17 @@ int cairn_store_pool_delete(struct cairn_store *st, const char *name,
  * The whole state of one stack (or of every stack when stack is NULL) as one
  * JSON document: {"format": "cairn-state", "version": 1, "stacks": [...],
  * "pools": [...]}.  Each stack carries its designs, resources, outputs,
- * tasks and open intents; locks, events, closed intents and plugins stay
- * behind.  See docs/internals/state.md.
+ * tasks and open intents; locks, secrets, events, closed intents and
+ * plugins stay behind.  Secrets stay because they are sealed with a
+ * key-encryption key kept beside this store, not in it: anywhere else they
+ * could not be opened.  See docs/internals/state.md.
  */
 int cairn_store_export(struct cairn_store *st, const char *stack, json_t **out,
 		       struct cairn_error *err);
 /*
  * Load such a document: each stack in it replaces the stored one of that
- * name (lineage and serial included; its lock is dropped as by
- * cairn_store_stack_delete()) inside one transaction.
+ * name (lineage and serial included; its lock and its secrets are dropped
+ * as by cairn_store_stack_delete()) inside one transaction.
  */
 int cairn_store_import(struct cairn_store *st, const json_t *doc,
 		       struct cairn_error *err);
@@ -340,6 +342,29 @@ int cairn_store_outputs_put(struct cairn_store *st, const char *stack, const jso
  * the stack.  Caller json_decref()s *out. */
 int cairn_store_outputs_get(struct cairn_store *st, const char *stack, json_t **out,
 			    struct cairn_error *err);
+
+/* ---- stack secrets ------------------------------------------------------------
+ *
+ * Named values a stack keeps, such as the SSH private key cairn made for its
+ * nodes.  The caller seals a value before putting it ("sb1:...", see
+ * src/ssh/secretbox.h) and opens it after getting it: the store holds opaque
+ * text, never plaintext, and does no cryptography.  No message of the store
+ * quotes a value.  Secret names are non-empty and made of [a-z0-9._-]
+ * (CAIRN_E_INVALID otherwise).  Secrets leave the serial alone, are removed
+ * with their stack, and are not exported (see cairn_store_export()).
+ */
+
+/* Insert or replace the stack's secret name with value (a non-empty string,
+ * CAIRN_E_INVALID otherwise).  The stack must exist (CAIRN_E_NOTFOUND). */
+int cairn_store_secret_put(struct cairn_store *st, const char *stack, const char *name,
+			   const char *value, struct cairn_error *err);
+/* The stored value; caller frees *value (NULL on failure).  CAIRN_E_NOTFOUND
+ * when the stack or the secret does not exist. */
+int cairn_store_secret_get(struct cairn_store *st, const char *stack, const char *name,
+			   char **value, struct cairn_error *err);
+/* Forget the secret; a missing one (or a missing stack) is not an error. */
+int cairn_store_secret_delete(struct cairn_store *st, const char *stack, const char *name,
+			      struct cairn_error *err);
 
 /* ---- registered plugins ------------------------------------------------------- */
 

@@ -59,6 +59,7 @@ enum {
 	OPT_VAR,
 	OPT_VAR_FILE,
 	OPT_DETAILED_EXITCODE,
+	OPT_NO_REFRESH,
 	OPT_COMMAND_BASE = 300,   /* free for a command's own keys */
 };
 
@@ -95,6 +96,7 @@ struct cairn_cli {
 	bool no_color;
 	bool quiet;
 	int verbose;
+	bool no_refresh;          /* plan, apply: --no-refresh */
 	/* the running (sub)command */
 	const struct cairn_cmd *cmd;
 	struct cairn_store *store;
@@ -124,8 +126,12 @@ int cmd_pool(struct cairn_cli *cli, int argc, char **argv);
 int cmd_task(struct cairn_cli *cli, int argc, char **argv);
 int cmd_provider(struct cairn_cli *cli, int argc, char **argv);
 int cmd_output(struct cairn_cli *cli, int argc, char **argv);
+int cmd_ssh(struct cairn_cli *cli, int argc, char **argv);
+int cmd_refresh(struct cairn_cli *cli, int argc, char **argv);
+int cmd_image(struct cairn_cli *cli, int argc, char **argv);
 extern const struct cairn_cmd cairn_state_commands[];
 extern const struct cairn_cmd cairn_pool_commands[];
+extern const struct cairn_cmd cairn_image_commands[];
 extern const struct cairn_cmd cairn_task_commands[];
 extern const struct cairn_cmd cairn_provider_commands[];
 
@@ -159,6 +165,22 @@ int cli_getopt_status(int c);
 struct cairn_store *cli_store(struct cairn_cli *cli, struct cairn_error *err);
 /* --state, else $CAIRN_STATE, else the default location. */
 const char *cli_state_path(struct cairn_cli *cli);
+/* Where providers keep their files: STATE_DIR/run (cmd-refresh.c).  Caller frees. */
+char *cli_run_dir(struct cairn_cli *cli);
+/* Refresh the records of a stack from its providers (cairn_engine_refresh()),
+ * as plan, apply and refresh do. */
+struct cairn_refresh_result;
+struct cairn_resource_record;
+struct cairn_plan;
+int cli_refresh(struct cairn_cli *cli, struct cairn_store *st, const struct cairn_model *m,
+		const char *stack, bool write, struct cairn_resource_record **recs, size_t *n,
+		struct cairn_refresh_result *rr, struct cairn_error *err);
+/* Say "deleted outside cairn" in the changes of what a refresh found gone. */
+void cli_mark_gone(struct cairn_plan *p, const struct cairn_refresh_result *rr);
+
+/* The key-encryption key of the stacks' secrets: STATE.kek, beside the
+ * state (cmd-ssh.c).  Caller frees. */
+char *cli_kek_path(struct cairn_cli *cli);
 
 /* ---- operands and subcommands (subcommand.c) ------------------------------ */
 

@@ -200,17 +200,6 @@ static int recover_if_free(struct cairn_store *st, const char *stack,
 	return ret;
 }
 
-/* Providers keep their files next to the state: STATE_DIR/run. */
-static char *run_dir(struct cairn_cli *cli)
-{
-	const char *path = cli_state_path(cli);
-	const char *slash = path ? strrchr(path, '/') : NULL;
-
-	if (!slash)
-		return xstrdup("run");
-	return xasprintf("%.*s/run", (int)(slash - path), path);
-}
-
 /* The lock's lease: 30 s, or $CAIRN_LOCK_LEASE (a duration; tests shorten it
  * so that a killed holder's lock expires quickly). */
 static int64_t lease_ms(void)
@@ -292,9 +281,10 @@ static int run_apply(struct cairn_cli *cli, const struct cairn_model *m, struct 
 	struct cairn_engine_result r = { 0 };
 	struct progress pg = { cli, isatty(STDOUT_FILENO), cli_color(cli, stdout) };
 	struct cairn_plan *p = NULL;
+	struct cairn_refresh_result rr = { 0 };
 	struct cairn_store *st;
 	bool stored = false;
-	char *dir = NULL;
+	char *dir = NULL, *kek = NULL;
 	size_t nrecs = 0;
 	int status = CLI_EXIT_FAIL, ret;
 
@@ -308,6 +298,10 @@ static int run_apply(struct cairn_cli *cli, const struct cairn_model *m, struct 
 			stored = true;
 			if (cairn_store_resource_list(st, m->stack, &recs, &nrecs, &err) < 0)
 				goto fail;
+			cairn_refresh_result_release(&rr);
+			if (!cli->no_refresh &&
+			    cli_refresh(cli, st, m, m->stack, false, &recs, &nrecs, &rr, &err) < 0)
+				goto fail;
 		} else if (err.code == CAIRN_E_NOTFOUND) {
 			cairn_error_release(&err);
 		} else {
@@ -318,6 +312,8 @@ static int run_apply(struct cairn_cli *cli, const struct cairn_model *m, struct 
 			goto fail;
 		if (!saved && replace && force_replace(p, replace, &err) < 0)
 			goto fail;
+		if (!saved)
+			cli_mark_gone(p, &rr);
 		if (keep)
 			cairn_plan_restrict(p, m, keep, keep_ctx);
 		if (!cli->json && !round)
@@ -332,7 +328,9 @@ static int run_apply(struct cairn_cli *cli, const struct cairn_model *m, struct 
 		o->event = on_event;
 		o->event_ctx = &pg;
 		if (!dir)
-			o->state_dir = dir = run_dir(cli);
+			o->state_dir = dir = cli_run_dir(cli);
+		if (!kek)
+			o->kek_path = kek = cli_kek_path(cli);
 		o->lease_ms = lease_ms();
 		install_handlers();
 		ret = cairn_engine_apply(st, m, p, o, &r, &err);
@@ -368,7 +366,10 @@ fail:
 	status = cli_error(cli, &err, sources);
 out:
 	o->state_dir = NULL;
+	o->kek_path = NULL;
 	free(dir);
+	free(kek);
+	cairn_refresh_result_release(&rr);
 	if (p != saved)
 		cairn_plan_free(p);
 	cairn_resource_record_list_free(recs, nrecs);
@@ -417,6 +418,10 @@ int cmd_apply(struct cairn_cli *cli, int argc, char **argv)
 	while ((c = cli_spec_getopt(cli, argc, argv, &va, false)) != -1) {
 		int k;
 
+		if (c == OPT_NO_REFRESH) {
+			cli->no_refresh = true;
+			continue;
+		}
 		if (c == OPT_TARGET || c == OPT_REPLACE) {
 			struct addrs *a = c == OPT_TARGET ? &targets : &replace;
 
@@ -509,7 +514,7 @@ int cmd_destroy(struct cairn_cli *cli, int argc, char **argv)
 	o.interrupt = &interrupted;
 	o.event = on_event;
 	o.event_ctx = &pg;
-	o.state_dir = dir = run_dir(cli);
+	o.state_dir = dir = cli_run_dir(cli);
 	o.lease_ms = lease_ms();
 	install_handlers();
 	ret = cairn_engine_destroy(st, stack, &o, &r, &err);

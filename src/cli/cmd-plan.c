@@ -3,6 +3,7 @@
 #include "cairn/plan.h"
 #include "cairn/store.h"
 #include "cli/cli.h"
+#include "engine/engine.h"
 
 CAIRN_LOG_INIT("cli.plan");
 
@@ -15,6 +16,7 @@ int cmd_plan(struct cairn_cli *cli, int argc, char **argv)
 	struct cairn_resource_record *recs = NULL;
 	struct cairn_model *m = NULL;
 	struct cairn_plan *p = NULL;
+	struct cairn_refresh_result rr = { 0 };
 	struct cairn_store *st;
 	const char *out_path = NULL;
 	bool detailed = false, stored = false;
@@ -28,6 +30,9 @@ int cmd_plan(struct cairn_cli *cli, int argc, char **argv)
 			break;
 		case OPT_DETAILED_EXITCODE:
 			detailed = true;
+			break;
+		case OPT_NO_REFRESH:
+			cli->no_refresh = true;
 			break;
 		default:
 			status = cli_getopt_status(c);
@@ -45,6 +50,9 @@ int cmd_plan(struct cairn_cli *cli, int argc, char **argv)
 		stored = true;
 		if (cairn_store_resource_list(st, m->stack, &recs, &nrecs, &err) < 0)
 			goto fail;
+		if (!cli->no_refresh &&
+		    cli_refresh(cli, st, m, m->stack, false, &recs, &nrecs, &rr, &err) < 0)
+			goto fail;
 	} else if (err.code == CAIRN_E_NOTFOUND) {
 		cairn_debug("stack '%s' is not in the state yet", m->stack);
 		cairn_error_release(&err);
@@ -54,6 +62,7 @@ int cmd_plan(struct cairn_cli *cli, int argc, char **argv)
 	if (cairn_plan_build(m, recs, nrecs, stored ? stack.lineage : NULL,
 			     stored ? stack.serial : 0, &p, &err) < 0)
 		goto fail;
+	cli_mark_gone(p, &rr);
 
 	/* Save first: a plan that could not be saved is not shown as done. */
 	if (out_path && cairn_plan_save(p, out_path, &err) < 0)
@@ -71,6 +80,7 @@ fail:
 	status = cli_error(cli, &err, &sources);
 out:
 	cairn_plan_free(p);
+	cairn_refresh_result_release(&rr);
 	cairn_resource_record_list_free(recs, nrecs);
 	cairn_stack_record_release(&stack);
 	cairn_model_free(m);

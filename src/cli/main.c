@@ -81,6 +81,7 @@ const struct cairn_cmd cairn_commands[] = {
 			{ "lock-timeout", OPT_ENGINE_LOCK_TIMEOUT, "DURATION", "wait this long for the stack's lock (default: fail at once)" },
 			{ "target", OPT_ENGINE_END, "ADDR", "only ADDR and what it depends on (repeatable)" },
 			{ "replace", OPT_ENGINE_END + 1, "ADDR", "re-create ADDR (repeatable)" },
+			{ "no-refresh", OPT_NO_REFRESH, NULL, "plan against the stored state without asking the providers" },
 			{ NULL, 0, NULL, NULL },
 		},
 		.flags = CMD_NEEDS_STATE,
@@ -117,6 +118,7 @@ const struct cairn_cmd cairn_commands[] = {
 			{ "out", 'o', "FILE", "also save the plan (JSON, with the state's lineage and serial)" },
 			{ "detailed-exitcode", OPT_DETAILED_EXITCODE, NULL,
 			  "exit 0 when nothing changes, 2 when something does, 1 on error" },
+			{ "no-refresh", OPT_NO_REFRESH, NULL, "plan against the stored state without asking the providers" },
 			{ NULL, 0, NULL, NULL },
 		},
 		.flags = CMD_NEEDS_STATE | CMD_READONLY_STATE,
@@ -135,6 +137,44 @@ const struct cairn_cmd cairn_commands[] = {
 			{ NULL, 0, NULL, NULL },
 		},
 		.flags = CMD_NO_STATE,
+	},
+	{
+		.name = "refresh",
+		.fn = cmd_refresh,
+		.usage = "refresh STACK",
+		.summary = "update the state from what the providers report",
+		.description =
+			"Ask the providers of STACK about every object in its state: record\n"
+			"what they report (power state, addresses) and forget objects deleted\n"
+			"outside cairn, so that the next apply re-creates them.  Takes the\n"
+			"stack's lock.  plan and apply do the same in memory first, unless\n"
+			"--no-refresh.",
+		.flags = CMD_NEEDS_STATE,
+	},
+	{
+		.name = "ssh",
+		.fn = cmd_ssh,
+		.usage = "ssh STACK NODE [-- COMMAND...]",
+		.summary = "open a shell on a node, or run a command there",
+		.description =
+			"Log in to NODE of STACK (its name, web-0, or its address,\n"
+			"node.web[0]) as cairn does: at the address it observed, as the\n"
+			"node's ssh user, through its ssh.via bastion, with the stack's key and\n"
+			"the host keys taken when the node was created (a node that offers\n"
+			"another key is refused).  With COMMAND (after --), run it and exit\n"
+			"with its exit status; without, an interactive shell.",
+		.flags = CMD_NEEDS_STATE | CMD_READONLY_STATE | CMD_NO_TIMING,
+	},
+	{
+		.name = "image",
+		.fn = cmd_image,
+		.usage = "image COMMAND [ARGS]",
+		.summary = "build and list the builtin guest images",
+		.description =
+			"Builtin images are built here from the host's Debian packages and\n"
+			"named by stacks as images: {NAME: {builtin: NAME}}.",
+		.flags = CMD_SUBCOMMANDS,
+		.sub = cairn_image_commands,
 	},
 	{
 		.name = "output",

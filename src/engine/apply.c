@@ -119,6 +119,54 @@ static void remember(struct engine *en, const struct cairn_resource_record *r)
 	eng_known_put(&en->base, copy);
 }
 
+/*
+ * A new node's dependents start once it answers on SSH with the stack's
+ * key (through its bastion): the host key it shows then is recorded.  A
+ * node that does not answer in time stays recorded (it exists) and its job
+ * fails, so its dependents are blocked.
+ */
+static int wait_ready(struct engine *en, struct job *j, struct cairn_resource_record *rec,
+		      const json_t *want, const char *op, struct cairn_error *err)
+{
+	struct cairn_resource_record node = *rec, *bastion = NULL;
+	char *baddr;
+	int ret;
+
+	node.desired = (json_t *)want;
+	baddr = eng_bastion_address(&node);
+	if (baddr) {
+		const struct cairn_resource_record *b;
+
+		pthread_mutex_lock(&en->mu);
+		b = lookup(&en->base, baddr);
+		if (b) {
+			bastion = xcalloc(1, sizeof(*bastion));
+			bastion->address = xstrdup(b->address);
+			bastion->desired = json_incref(b->desired);
+			bastion->observed = json_incref(b->observed);
+		}
+		pthread_mutex_unlock(&en->mu);
+		free(baddr);
+		if (!bastion) {
+			ret = cairn_error_set(err, CAIRN_E_PERMANENT, "%s: its bastion is not known", rec->address);
+			goto out;
+		}
+	}
+	ret = eng_node_ready(&en->base, &node, bastion, j->prov->ready_ms, rec->observed, err);
+	if (!ret) {
+		rec->status = CAIRN_RS_READY;
+		ret = eng_put_record(&en->base, rec, err);
+	}
+out:
+	if (ret)
+		eng_task(&en->base, rec->address, op, "failed", 1, err->message);
+	if (bastion) {
+		cairn_resource_record_release(bastion);
+		free(bastion);
+	}
+	return ret;
+}
+
 /* create or update rec through the journal, with references resolved, and
  * remember the outcome for later references */
 static int run_put(struct engine *en, struct job *j, const char *op,
@@ -132,6 +180,9 @@ static int run_put(struct engine *en, struct job *j, const char *op,
 	rec->desired_hash = (char *)j->desired_hash;
 	rec->observed = NULL;
 	ret = eng_call(&en->base, j->prov, op, rec, want, before, &rec->observed, err);
+	if (!ret && j->kind == CAIRN_KIND_NODE && j->prov && j->prov->ssh_ready &&
+	    cairn_json_str(rec->observed, "ip") && !cairn_json_str(rec->observed, "host_key"))
+		ret = wait_ready(en, j, rec, want, op, err);
 	if (!ret) {
 		pthread_mutex_lock(&en->mu);
 		remember(en, rec);

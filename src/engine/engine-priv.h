@@ -18,6 +18,8 @@ struct eprov {
 	int limit, running;
 	int attempts;
 	int64_t base_ms, cap_ms;
+	bool ssh_ready;               /* its new nodes are waited for on SSH */
+	int64_t ready_ms;             /* for at most this long */
 };
 
 struct eng {
@@ -32,6 +34,7 @@ struct eng {
 	int64_t lease_ms;
 	int64_t t0;
 	char *state_dir;
+	char *key_private, *key_public;   /* the stack's SSH key (access.c), or NULL */
 	struct eprov *provs;
 	size_t nprovs, aprovs;
 	struct cairn_strmap known;    /* address -> struct cairn_resource_record * (owned) */
@@ -83,6 +86,20 @@ void eng_task(struct eng *e, const char *address, const char *op, const char *st
 	      int attempts, const char *error);
 void eng_emit(struct eng *e, const json_t *event);
 void eng_known_put(struct eng *e, struct cairn_resource_record *r);
+/* Store a record as it now is (its observed state changed after the call). */
+int eng_put_record(struct eng *e, const struct cairn_resource_record *rec, struct cairn_error *err);
+
+/* access.c: the stack's key pair into e (once; nothing without a KEK path) */
+int eng_stack_key(struct eng *e, struct cairn_error *err);
+/* the address of a node's bastion ("node.NAME"), or NULL; caller frees */
+char *eng_bastion_address(const struct cairn_resource_record *r);
+/* Wait until a new node (observed: what its create returned) accepts the
+ * stack's key on SSH, through bastion when not NULL; adds "host_key" and
+ * "ready_ms" to observed.  No key: nothing to wait for. */
+int eng_node_ready(struct eng *e, const struct cairn_resource_record *node,
+		   const struct cairn_resource_record *bastion, int64_t timeout_ms,
+		   json_t *observed, struct cairn_error *err);
+
 /* Evaluate outputs (NULL: clear them) against the stack's records and store them. */
 void eng_outputs(struct eng *e, const json_t *outputs);
 

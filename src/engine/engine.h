@@ -37,6 +37,8 @@ typedef void cairn_engine_event_fn(void *ctx, const json_t *event);
 struct cairn_engine_opts {
 	int parallelism;                 /* running calls at most; 0: 10 */
 	const char *state_dir;           /* for providers' files; NULL: next to the store */
+	const char *kek_path;            /* the key-encryption key of the stack's SSH key
+					  * (made when missing); NULL: nodes get no key */
 	const char *holder;              /* lock holder text; NULL: user@host pid N */
 	int64_t lock_timeout_ms;         /* wait this long for the stack lock; 0: fail at once */
 	int64_t lease_ms;                /* lock lease, renewed at a third; 0: 30 s */
@@ -78,6 +80,50 @@ int cairn_engine_destroy(struct cairn_store *st, const char *stack,
 int cairn_engine_recover(struct cairn_store *st, const char *stack,
 			 const struct cairn_engine_opts *opts, size_t *resolved,
 			 struct cairn_error *err);
+
+/*
+ * Ask the providers what became of the stack's recorded objects
+ * (refresh.c): each provider's list(), and read() for what a list did not
+ * show.  recs/n (the stack's records, as the store gave them) are updated
+ * in place: observed states merged with what the providers report, and
+ * records whose object is gone removed, unless m (may be NULL) no longer
+ * declares them (a plan then deletes them, a delete of nothing).  With
+ * write, the stack is locked and the store updated to match (gone records
+ * deleted whether declared or not).  res->gone lists the addresses of the
+ * objects found gone.  Nothing recorded: no provider is opened.
+ */
+struct cairn_refresh_result {
+	json_t *gone;           /* array of addresses */
+	size_t checked, changed;
+};
+int cairn_engine_refresh(struct cairn_store *st, const struct cairn_model *m, const char *stack,
+			 const struct cairn_engine_opts *opts, bool write,
+			 struct cairn_resource_record **recs, size_t *n,
+			 struct cairn_refresh_result *res, struct cairn_error *err);
+bool cairn_refresh_gone(const struct cairn_refresh_result *res, const char *address);
+void cairn_refresh_result_release(struct cairn_refresh_result *res);
+
+/*
+ * The stack's SSH key pair (access.c): opened from the stack's secrets with
+ * the key-encryption key at kek_path, or, with create, generated and stored
+ * when the stack has none (CAIRN_E_NOTFOUND without create).  The caller
+ * frees *private_pem with cairn_engine_key_free() (it zeroes it) and
+ * *public_line with free().
+ */
+int cairn_engine_stack_key(struct cairn_store *st, const char *kek_path, const char *stack,
+			   bool create, char **private_pem, char **public_line,
+			   struct cairn_error *err);
+void cairn_engine_key_free(char *private_pem);
+
+/*
+ * An SSH session to a node of a stack as cairn reaches it: the address it
+ * observed, the user and port of the node's ssh:, through its ssh.via
+ * bastion, with the stack's key and the host keys pinned at first contact.
+ * node is a node's name ("web-0") or address ("node.web[0]").
+ */
+struct cairn_ssh_session;
+int cairn_engine_ssh_open(struct cairn_store *st, const char *kek_path, const char *stack,
+			  const char *node, struct cairn_ssh_session **out, struct cairn_error *err);
 
 /*
  * Resolve ${node...} and ${self...} references in v against the stack's

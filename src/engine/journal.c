@@ -75,6 +75,8 @@ void eng_release(struct eng *e)
 	free(e->stack);
 	free(e->lineage);
 	free(e->state_dir);
+	cairn_engine_key_free(e->key_private);
+	free(e->key_public);
 	pthread_mutex_destroy(&e->store_mu);
 	pthread_mutex_destroy(&e->emit_mu);
 	pthread_mutex_destroy(&e->gc_mu);
@@ -257,6 +259,16 @@ static int open_one(struct eng *e, const char *name, const char *type, const jso
 		p->limit = 1 << 20;    /* pools are rows in the store */
 		return 0;
 	}
+	/* nodes that boot from cairn's seed trust the stack's key */
+	if (!strcmp(type, "libvirt")) {
+		if (eng_stack_key(e, err)) {
+			cairn_error_context(err, "while opening provider '%s' (type %s)", name, type);
+			return -1;
+		}
+		cfg.ssh_public_key = e->key_public;
+		p->ssh_ready = e->key_private != NULL;
+		p->ready_ms = config_int(config, "create_timeout", 300000);
+	}
 	if (cairn_provider_open(&cfg, &p->p, err)) {
 		cairn_error_context(err, "while opening provider '%s' (type %s)", name, type);
 		return -1;
@@ -335,6 +347,16 @@ out:
 }
 
 /* ---- the journalled call ------------------------------------------------------- */
+
+static int write_record(struct eng *e, void *arg, struct cairn_error *err)
+{
+	return cairn_store_resource_put(e->st, e->stack, arg, err);
+}
+
+int eng_put_record(struct eng *e, const struct cairn_resource_record *rec, struct cairn_error *err)
+{
+	return eng_write(e, write_record, (void *)rec, err);
+}
 
 void eng_task(struct eng *e, const char *address, const char *op, const char *status,
 	      int attempts, const char *error)
@@ -719,6 +741,17 @@ static int resolve_intent(struct eng *e, const struct cairn_intent_record *in,
 		cairn_error_release(&derr);
 		exists = false;
 		CAIRN_FAILPOINT("recover.after_delete");
+	} else if (!strcmp(in->op, "create") && !exists && p->p) {
+		/* a create cut short may have made parts of the object (a
+		 * domain's disks before the domain): delete() takes what it
+		 * finds of the cairn id, and an absent object is success */
+		struct cairn_error derr = CAIRN_ERROR_INIT;
+
+		if (cairn_provider_delete(p->p, &req, &derr) && derr.code != CAIRN_E_NOTFOUND) {
+			cairn_error_move(err, &derr);
+			goto out;
+		}
+		cairn_error_release(&derr);
 	}
 	if (cairn_store_begin(e->st, err))
 		goto out;

@@ -3,8 +3,8 @@
  * machines, networks and storage volumes on a libvirt host (qemu/KVM, or
  * qemu/TCG where there is no KVM).
  *
- * The implementation comes in part 2; these tables are what validate, plan
- * and `cairn explain libvirt` already read.
+ * These tables are what validate, plan and `cairn explain libvirt` read;
+ * the driver is libvirt.c.
  */
 #include "util/common.h"
 
@@ -17,6 +17,11 @@ static const struct cairn_field provider_fields[] = {
 	  .help = "the libvirt storage pool that holds disks and volumes (not a cairn pool)" },
 	{ "prefix", CAIRN_FT_STRING, CAIRN_FF_FORCES_NEW | CAIRN_FF_NOREFS,
 	  .help = "prepended to the names of created domains, networks and volumes (default: the stack name and '-')" },
+	{ "domain_type", CAIRN_FT_ENUM, CAIRN_FF_NOREFS, "auto",
+	  .choices = (const char *const[]){ "auto", "kvm", "qemu", NULL },
+	  .help = "kvm (hardware virtualisation) or qemu (TCG emulation); auto: kvm where /dev/kvm runs guests" },
+	{ "create_timeout", CAIRN_FT_DURATION, CAIRN_FF_BOUNDED | CAIRN_FF_NOREFS, "5m", 1000, 86400000,
+	  .help = "how long each new node may take to get an address and answer on SSH" },
 	{ NULL },
 };
 

@@ -43,6 +43,8 @@ struct cairn_provider_config {
 	const json_t *config;       /* the providers.NAME attributes (decoded) */
 	const char *state_dir;      /* a directory the driver may keep files in */
 	const char *plugin_path;    /* external drivers: the executable */
+	const char *ssh_public_key; /* the stack's key (an authorized_keys line) for
+				     * the nodes to trust; NULL: none */
 };
 
 /* What one call is about. */
@@ -107,6 +109,8 @@ const struct cairn_provider_driver *cairn_provider_driver_lookup(const char *typ
 /* The built-in drivers, registered by the registry itself on first use:
  * "exec" (exec.c), the client of docs/plugin-protocol.md. */
 int cairn_provider_exec_register(struct cairn_error *err);
+/* "libvirt" (libvirt.c): domains, networks and volumes. */
+int cairn_provider_libvirt_register(struct cairn_error *err);
 
 /*
  * Where the executable of a plugin type is: a registered path (cairn provider

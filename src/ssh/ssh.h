@@ -122,6 +122,16 @@ int cairn_ssh_run(struct cairn_ssh_session *s, const char *command, const void *
 int cairn_ssh_put_file(struct cairn_ssh_session *s, const char *path, const void *content, size_t len,
 		       unsigned mode, struct cairn_error *err);
 
+/*
+ * An interactive login shell: on a pty sized like in_fd's terminal when
+ * in_fd is one (the terminal is in raw mode meanwhile, and resizes are
+ * passed on), else plain; the node's output goes to out_fd (its standard
+ * error to 2 when out_fd is 1).  Returns when the shell exits, with
+ * *exit_status as cairn_ssh_run() gives it.
+ */
+int cairn_ssh_shell(struct cairn_ssh_session *s, int in_fd, int out_fd, int *exit_status,
+		    struct cairn_error *err);
+
 /* Disconnect (and from the bastion), stop the pump thread, free s. */
 void cairn_ssh_close(struct cairn_ssh_session *s);
 

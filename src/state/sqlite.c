@@ -145,6 +145,19 @@ static const char *const migrations[] = {
 	"  path        TEXT NOT NULL,"
 	"  created_at  TEXT NOT NULL"
 	");",
+
+	/*
+	 * 3: stack secrets.  The value is text the caller sealed ("sb1:...");
+	 * the store never sees plaintext.  A child of stacks, so deleting a
+	 * stack (or an import replacing it) removes its secrets.
+	 */
+	"CREATE TABLE secrets ("
+	"  stack       TEXT NOT NULL REFERENCES stacks (name) ON DELETE CASCADE,"
+	"  name        TEXT NOT NULL,"
+	"  value       TEXT NOT NULL,"
+	"  updated_at  TEXT NOT NULL,"
+	"  PRIMARY KEY (stack, name)"
+	");",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == CAIRN_STORE_SCHEMA_VERSION,
@@ -194,6 +207,9 @@ enum stmt_id {
 	ST_OUTPUTS_GET,
 	ST_OUTPUTS_PUT,
 	ST_OUTPUTS_DELETE,
+	ST_SECRET_GET,
+	ST_SECRET_PUT,
+	ST_SECRET_DELETE,
 	ST_PLUGIN_LIST,
 	ST_PLUGIN_PUT,
 	ST_PLUGIN_DELETE,
@@ -328,6 +344,12 @@ static const char *const stmt_sql[ST__COUNT] = {
 		" ON CONFLICT (stack) DO UPDATE SET body = excluded.body,"
 		" updated_at = excluded.updated_at",
 	[ST_OUTPUTS_DELETE] = "DELETE FROM outputs WHERE stack = ?1",
+	[ST_SECRET_GET] = "SELECT value FROM secrets WHERE stack = ?1 AND name = ?2",
+	[ST_SECRET_PUT] =
+		"INSERT INTO secrets (stack, name, value, updated_at) VALUES (?1, ?2, ?3, ?4)"
+		" ON CONFLICT (stack, name) DO UPDATE SET value = excluded.value,"
+		" updated_at = excluded.updated_at",
+	[ST_SECRET_DELETE] = "DELETE FROM secrets WHERE stack = ?1 AND name = ?2",
 	[ST_PLUGIN_LIST] = "SELECT type, path FROM plugins ORDER BY type",
 	[ST_PLUGIN_PUT] =
 		"INSERT INTO plugins (type, path, created_at) VALUES (?1, ?2, ?3)"
@@ -2109,6 +2131,66 @@ static int sqlite_outputs_get(struct cairn_store *st, const char *stack,
 	return sqlite_stack_get(st, stack, NULL, err);   /* none stored: *out NULL */
 }
 
+/* ---- secrets --------------------------------------------------------------- */
+
+/* Values are sealed text, opaque here; no message below quotes one. */
+static int sqlite_secret_put(struct cairn_store *st, const char *stack,
+			     const char *name, const char *value,
+			     struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q;
+	char now[21];
+	bool changed = false;
+	int ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (sqlite_stack_get(st, stack, NULL, err) < 0)
+		goto out;
+	changed = true;
+	if (!(q = stmt(s, ST_SECRET_PUT, stack, name, err)))
+		goto out;
+	cairn_timestamp(now);
+	bind_text(q, 3, value);
+	bind_text(q, 4, now);
+	ret = run(s, q, NULL, err);
+out:
+	return finish(s, ret, changed, err);
+}
+
+static int sqlite_secret_get(struct cairn_store *st, const char *stack,
+			     const char *name, char **value, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = stmt(s, ST_SECRET_GET, stack, name, err);
+	int rc;
+
+	if (!q)
+		return -1;
+	if ((rc = step(s, q, err)) > 0)
+		*value = col_str(q, 0);
+	stmt_done(q);
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	if (sqlite_stack_get(st, stack, NULL, err) < 0)
+		return -1;
+	return cairn_error_set(err, CAIRN_E_NOTFOUND,
+			       "stack '%s' has no secret '%s'", stack, name);
+}
+
+static int sqlite_secret_delete(struct cairn_store *st, const char *stack,
+				const char *name, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	int changes = 0, ret;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	ret = run_keyed(s, ST_SECRET_DELETE, stack, name, &changes, err);
+	return finish(s, ret, changes > 0, err);
+}
+
 /* ---- registered plugins ------------------------------------------------------ */
 
 static int sqlite_plugin_put(struct cairn_store *st, const char *type,
@@ -2222,6 +2304,9 @@ const struct cairn_store_backend cairn_store_backend_sqlite = {
 	.event_list = sqlite_event_list,
 	.outputs_put = sqlite_outputs_put,
 	.outputs_get = sqlite_outputs_get,
+	.secret_put = sqlite_secret_put,
+	.secret_get = sqlite_secret_get,
+	.secret_delete = sqlite_secret_delete,
 	.plugin_put = sqlite_plugin_put,
 	.plugin_delete = sqlite_plugin_delete,
 	.plugin_list = sqlite_plugin_list,

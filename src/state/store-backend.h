@@ -255,7 +255,7 @@ typedef int cairn_store_lock_get_fn(struct cairn_store *st, const char *stack,
 typedef int cairn_store_lock_force_fn(struct cairn_store *st, const char *stack,
 				      const char *by, struct cairn_error *err);
 
-/* ---- events, outputs, plugins -------------------------------------------- */
+/* ---- events, outputs, secrets, plugins ----------------------------------- */
 
 /* Append an event; stack may be NULL (a store-wide event) and need not
  * exist; data may be NULL. */
@@ -276,6 +276,20 @@ typedef int cairn_store_outputs_put_fn(struct cairn_store *st, const char *stack
  * CAIRN_E_NOTFOUND without the stack. */
 typedef int cairn_store_outputs_get_fn(struct cairn_store *st, const char *stack,
 				       json_t **out, struct cairn_error *err);
+/* Insert or replace the secret (stack, name); CAIRN_E_NOTFOUND without the
+ * stack.  store.c has checked the name's characters and that value is a
+ * non-empty string.  Never quote value in a message. */
+typedef int cairn_store_secret_put_fn(struct cairn_store *st, const char *stack,
+				      const char *name, const char *value,
+				      struct cairn_error *err);
+/* *value receives a copy of the stored value; CAIRN_E_NOTFOUND without the
+ * stack or without the secret. */
+typedef int cairn_store_secret_get_fn(struct cairn_store *st, const char *stack,
+				      const char *name, char **value,
+				      struct cairn_error *err);
+/* Delete if present. */
+typedef int cairn_store_secret_delete_fn(struct cairn_store *st, const char *stack,
+					 const char *name, struct cairn_error *err);
 typedef int cairn_store_plugin_put_fn(struct cairn_store *st, const char *type,
 				      const char *path, struct cairn_error *err);
 /* CAIRN_E_NOTFOUND when no plugin of that type is registered. */
@@ -343,6 +357,9 @@ struct cairn_store_backend {
 	cairn_store_event_list_fn *event_list;
 	cairn_store_outputs_put_fn *outputs_put;
 	cairn_store_outputs_get_fn *outputs_get;
+	cairn_store_secret_put_fn *secret_put;
+	cairn_store_secret_get_fn *secret_get;
+	cairn_store_secret_delete_fn *secret_delete;
 	cairn_store_plugin_put_fn *plugin_put;
 	cairn_store_plugin_delete_fn *plugin_delete;
 	cairn_store_plugin_list_fn *plugin_list;
@@ -366,7 +383,7 @@ int cairn_store_lock_lost(struct cairn_error *err, const char *stack, int64_t fe
  * backend: migration N means the same tables and columns in SQLite and in
  * PostgreSQL, so an export/import between them never needs translating.
  */
-#define CAIRN_STORE_SCHEMA_VERSION 2
+#define CAIRN_STORE_SCHEMA_VERSION 3
 
 extern const struct cairn_store_backend cairn_store_backend_sqlite;
 

@@ -41,6 +41,7 @@ static int backend_complete(const struct cairn_store_backend *be)
 	       be->lock_get && be->lock_force &&
 	       be->event_add && be->event_list &&
 	       be->outputs_put && be->outputs_get &&
+	       be->secret_put && be->secret_get && be->secret_delete &&
 	       be->plugin_put && be->plugin_delete && be->plugin_list;
 }
 
@@ -785,7 +786,7 @@ int cairn_store_lock_force(struct cairn_store *st, const char *stack, const char
 	return st->be->lock_force(st, stack, by, err);
 }
 
-/* ---- events, outputs, plugins -------------------------------------------- */
+/* ---- events and outputs --------------------------------------------------- */
 
 int cairn_store_event_add(struct cairn_store *st, const char *stack, const char *kind,
 			  const json_t *data, struct cairn_error *err)
@@ -827,6 +828,59 @@ int cairn_store_outputs_get(struct cairn_store *st, const char *stack, json_t **
 		*out = json_object();   /* none stored yet: no outputs */
 	return 0;
 }
+
+/* ---- secrets ------------------------------------------------------------- */
+
+/* A secret's name: non-empty, [a-z0-9._-] only (it may end up in a file
+ * name or a command line; it is never a value). */
+static int check_secret_name(const char *name, struct cairn_error *err)
+{
+	if (!name || !*name)
+		return cairn_error_set(err, CAIRN_E_INVALID, "empty secret name");
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		      *p == '.' || *p == '_' || *p == '-')) {
+			cairn_error_set(err, CAIRN_E_INVALID,
+					"invalid secret name '%s'", name);
+			cairn_error_hint(err, "secret names use a-z, 0-9, '.', '_' and '-'");
+			return -1;
+		}
+	return 0;
+}
+
+int cairn_store_secret_put(struct cairn_store *st, const char *stack, const char *name,
+			   const char *value, struct cairn_error *err)
+{
+	if (check_name("stack", stack, err) < 0 || check_secret_name(name, err) < 0 ||
+	    check_writable(st, err) < 0)
+		return -1;
+	/* The value is never quoted: it is sealed, but still not for logs. */
+	if (!value || !*value)
+		return cairn_error_set(err, CAIRN_E_INVALID,
+				       "empty value for secret '%s' of stack '%s'",
+				       name, stack);
+	return st->be->secret_put(st, stack, name, value, err);
+}
+
+int cairn_store_secret_get(struct cairn_store *st, const char *stack, const char *name,
+			   char **value, struct cairn_error *err)
+{
+	*value = NULL;
+	if (check_name("stack", stack, err) < 0 || check_secret_name(name, err) < 0)
+		return -1;
+	return st->be->secret_get(st, stack, name, value, err);
+}
+
+int cairn_store_secret_delete(struct cairn_store *st, const char *stack, const char *name,
+			      struct cairn_error *err)
+{
+	if (check_name("stack", stack, err) < 0 || check_secret_name(name, err) < 0 ||
+	    check_writable(st, err) < 0)
+		return -1;
+	return st->be->secret_delete(st, stack, name, err);
+}
+
+/* ---- plugins ------------------------------------------------------------- */
 
 int cairn_store_plugin_put(struct cairn_store *st, const char *type, const char *path,
 			   struct cairn_error *err)

@@ -167,7 +167,7 @@ static void test_open_creates_and_migrates(void **state)
 
 	st = open_store(loc, 0);
 	assert_int_equal(cairn_store_schema_version(st), cairn_store_schema_version(NULL));
-	assert_int_equal(cairn_store_schema_version(st), 2);
+	assert_int_equal(cairn_store_schema_version(st), 3);
 	cairn_store_close(st);
 
 	assert_int_equal(stat(dir, &sb), 0);
@@ -175,12 +175,12 @@ static void test_open_creates_and_migrates(void **state)
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(f->path, "PRAGMA application_id"), 0x6361726e);
 	assert_int_equal(raw_int(f->path,
 		"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
 		" ('stacks', 'designs', 'resources', 'pools', 'intents', 'tasks',"
-		" 'locks', 'lock_fences', 'events', 'outputs', 'plugins')"), 11);
+		" 'locks', 'lock_fences', 'events', 'outputs', 'plugins', 'secrets')"), 12);
 	assert_int_equal(raw_int(f->path,
 		"SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
 	free(dir);
@@ -202,7 +202,7 @@ static void test_reopen_keeps_data(void **state)
 	assert_string_equal(a.lineage, b.lineage);
 	assert_int_equal(b.serial, 1);
 	assert_int_equal(b.nresources, 1);
-	assert_int_equal(cairn_store_schema_version(st), 2);
+	assert_int_equal(cairn_store_schema_version(st), cairn_store_schema_version(NULL));
 	cairn_store_close(st);
 
 	/* Read-only sees the same. */
@@ -238,9 +238,9 @@ static void test_empty_file_is_migrated(void **state)
 	assert_int_equal(raw_int(file, "PRAGMA user_version"), 0);
 
 	st = open_store(file, 0);
-	assert_int_equal(cairn_store_schema_version(st), 2);
+	assert_int_equal(cairn_store_schema_version(st), cairn_store_schema_version(NULL));
 	cairn_store_close(st);
-	assert_int_equal(raw_int(file, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(file, "PRAGMA user_version"), cairn_store_schema_version(NULL));
 	free(file);
 }
 
@@ -256,7 +256,7 @@ static void test_readonly_missing_writes_nothing(void **state)
 	json_t *doc = NULL, *design = NULL;
 	size_t n = 7;
 
-	assert_int_equal(cairn_store_schema_version(st), 2);
+	assert_int_equal(cairn_store_schema_version(st), cairn_store_schema_version(NULL));
 	OK(cairn_store_stack_list(st, &sv, &n, E));
 	assert_int_equal(n, 0);
 	assert_null(sv);
@@ -1710,7 +1710,8 @@ static void test_migration_from_version_1(void **state)
 	/* Back to version 1.  (sqlite_sequence, made by AUTOINCREMENT, cannot
 	 * be dropped; it is SQLite's, not a table of ours.) */
 	raw_exec(f->path,
-		 "DROP TABLE intents; DROP TABLE tasks; DROP TABLE locks;"
+		 "DROP TABLE secrets;"
+		 " DROP TABLE intents; DROP TABLE tasks; DROP TABLE locks;"
 		 " DROP TABLE lock_fences; DROP TABLE events; DROP TABLE outputs;"
 		 " DROP TABLE plugins; DELETE FROM sqlite_sequence;"
 		 " PRAGMA user_version = 1;");
@@ -1726,8 +1727,8 @@ static void test_migration_from_version_1(void **state)
 	cairn_error_release(&err);
 
 	st = open_store(f->path, 0);
-	assert_int_equal(cairn_store_schema_version(st), 2);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(cairn_store_schema_version(st), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	OK(cairn_store_stack_get(st, "web", &s, E));
 	assert_string_equal(s.lineage, lineage);
 	assert_int_equal(s.serial, 1);
@@ -1747,6 +1748,7 @@ static void test_migration_from_version_1(void **state)
 	OK(cairn_store_lock_acquire(st, "web", "me", 30000, &lk, E));
 	assert_int_equal(lk.fence, 1);
 	cairn_lock_record_release(&lk);
+	OK(cairn_store_secret_put(st, "web", "ssh-key", "sb1:AAAA", E));
 	cairn_store_close(st);
 	json_decref(d);
 	free(lineage);
@@ -1903,6 +1905,273 @@ static void test_readonly_missing_journal(void **state)
 	cairn_store_close(st);
 }
 
+/* ---- secrets ----------------------------------------------------------------- */
+
+/* A long base64 text, as a sealed key would be: every base64 character,
+ * '+', '/' and '=' padding included, over several kilobytes. */
+static char *long_base64(size_t len)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *v = xmalloc(len + 7);
+
+	memcpy(v, "sb1:", 4);
+	for (size_t i = 0; i < len; i++)
+		v[4 + i] = b64[(i * 7 + i / 64) % 64];
+	memcpy(v + 4 + len, "==", 3);
+	return v;
+}
+
+static void expect_secret(struct cairn_store *st, const char *stack, const char *name,
+			  const char *want)
+{
+	char *got = NULL;
+
+	OK(cairn_store_secret_get(st, stack, name, &got, E));
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_secrets(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_store *st = open_store(f->path, 0);
+	char *big = long_base64(16384);
+	char *got = (char *)"untouched";
+	/* Text that is not base64 at all still round-trips byte for byte. */
+	const char *odd = "sb1:\t\"quotes\" 'and' \\back\\slashes; DROP TABLE secrets;--\n"
+			  "\xc3\xa9t\xc3\xa9 \xe2\x9c\x93 \x01\x7f";
+
+	/* No stack yet. */
+	FAILS(CAIRN_E_NOTFOUND, cairn_store_secret_put(st, "web", "ssh-key", "sb1:AAAA", E));
+	FAILS(CAIRN_E_NOTFOUND, cairn_store_secret_get(st, "web", "ssh-key", &got, E));
+	assert_null(got);
+	OK(cairn_store_secret_delete(st, "web", "ssh-key", E));
+	ensure_stack(st, "web");
+	ensure_stack(st, "db");
+
+	/* Put, get, replace. */
+	FAILS(CAIRN_E_NOTFOUND, cairn_store_secret_get(st, "web", "ssh-key", &got, E));
+	assert_null(got);
+	OK(cairn_store_secret_put(st, "web", "ssh-key", "sb1:AAAA", E));
+	expect_secret(st, "web", "ssh-key", "sb1:AAAA");
+	OK(cairn_store_secret_put(st, "web", "ssh-key", big, E));
+	expect_secret(st, "web", "ssh-key", big);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM secrets"), 1);
+	OK(cairn_store_secret_put(st, "web", "odd.value_1", odd, E));
+	expect_secret(st, "web", "odd.value_1", odd);
+	/* Per stack: the same name in another stack is another secret. */
+	FAILS(CAIRN_E_NOTFOUND, cairn_store_secret_get(st, "db", "ssh-key", &got, E));
+	OK(cairn_store_secret_put(st, "db", "ssh-key", "sb1:BBBB", E));
+	expect_secret(st, "db", "ssh-key", "sb1:BBBB");
+	expect_secret(st, "web", "ssh-key", big);
+	/* Secrets are not resources: the serial stays. */
+	assert_int_equal(serial_of(st, "web"), 0);
+
+	/* Names: [a-z0-9._-]+, checked before anything else is looked at. */
+	FAILS(CAIRN_E_INVALID, cairn_store_secret_put(st, "web", "", "sb1:AAAA", E));
+	FAILS(CAIRN_E_INVALID, cairn_store_secret_put(st, "web", NULL, "sb1:AAAA", E));
+	FAILS(CAIRN_E_INVALID, cairn_store_secret_put(st, "web", "SSH-Key", "sb1:AAAA", E));
+	FAILS(CAIRN_E_INVALID, cairn_store_secret_put(st, "web", "ssh key", "sb1:AAAA", E));
+	FAILS(CAIRN_E_INVALID, cairn_store_secret_put(st, "web", "a/b", "sb1:AAAA", E));
+	FAILS(CAIRN_E_INVALID, cairn_store_secret_put(st, "web", "k\xc3\xa9y", "sb1:AAAA", E));
+	FAILS(CAIRN_E_INVALID, cairn_store_secret_put(st, "nope", "a:b", "sb1:AAAA", E));
+	FAILS(CAIRN_E_INVALID, cairn_store_secret_get(st, "web", "SSH", &got, E));
+	FAILS(CAIRN_E_INVALID, cairn_store_secret_delete(st, "web", "x y", E));
+	FAILS(CAIRN_E_INVALID, cairn_store_secret_put(st, "", "ssh-key", "sb1:AAAA", E));
+	OK(cairn_store_secret_put(st, "web", "a-z.0_9", "sb1:CCCC", E));
+	/* Values: a non-empty string. */
+	FAILS(CAIRN_E_INVALID, cairn_store_secret_put(st, "web", "ssh-key", "", E));
+	FAILS(CAIRN_E_INVALID, cairn_store_secret_put(st, "web", "ssh-key", NULL, E));
+	expect_secret(st, "web", "ssh-key", big);
+	{
+		/* No message quotes the value. */
+		struct cairn_error err = CAIRN_ERROR_INIT;
+
+		assert_int_equal(cairn_store_secret_put(st, "nope", "ssh-key", "sb1:TOPSECRET",
+							&err), -1);
+		assert_int_equal(err.code, CAIRN_E_NOTFOUND);
+		assert_null(strstr(err.message, "TOPSECRET"));
+		cairn_error_release(&err);
+	}
+
+	/* Delete, and delete what is not there. */
+	OK(cairn_store_secret_delete(st, "web", "a-z.0_9", E));
+	FAILS(CAIRN_E_NOTFOUND, cairn_store_secret_get(st, "web", "a-z.0_9", &got, E));
+	OK(cairn_store_secret_delete(st, "web", "a-z.0_9", E));
+	OK(cairn_store_secret_delete(st, "web", "never-was", E));
+	expect_secret(st, "web", "ssh-key", big);
+
+	/* Inside a caller's transaction that rolls back: nothing stays. */
+	OK(cairn_store_begin(st, E));
+	OK(cairn_store_secret_put(st, "web", "ssh-key", "sb1:ROLLED", E));
+	OK(cairn_store_secret_delete(st, "db", "ssh-key", E));
+	cairn_store_rollback(st);
+	expect_secret(st, "web", "ssh-key", big);
+	expect_secret(st, "db", "ssh-key", "sb1:BBBB");
+	cairn_store_close(st);
+
+	/* They survive a reopen; a read-only store reads them and refuses writes. */
+	st = open_store(f->path, CAIRN_STORE_READONLY);
+	expect_secret(st, "web", "ssh-key", big);
+	expect_secret(st, "web", "odd.value_1", odd);
+	FAILS(CAIRN_E_STATE, cairn_store_secret_put(st, "web", "ssh-key", "sb1:AAAA", E));
+	FAILS(CAIRN_E_STATE, cairn_store_secret_delete(st, "web", "ssh-key", E));
+	cairn_store_close(st);
+
+	/* Deleting a stack removes its secrets, and only its. */
+	st = open_store(f->path, 0);
+	OK(cairn_store_stack_delete(st, "web", E));
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM secrets WHERE stack = 'web'"), 0);
+	expect_secret(st, "db", "ssh-key", "sb1:BBBB");
+	/* Made again under the same name, the stack starts without secrets. */
+	ensure_stack(st, "web");
+	FAILS(CAIRN_E_NOTFOUND, cairn_store_secret_get(st, "web", "ssh-key", &got, E));
+	assert_null(got);
+	cairn_store_close(st);
+	free(big);
+}
+
+/* Secrets stay behind in an export; an import replacing a stack drops the
+ * secrets it had (as a deletion would), and leaves other stacks' alone. */
+static void test_secrets_not_exported(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_store *st = open_store(f->path, 0);
+	struct cairn_store *other;
+	char *big = long_base64(4096);
+	char *copy = xasprintf("%s/copy/state.db", f->dir);
+	char *text, *got = NULL;
+	json_t *doc = NULL, *one = NULL, *x;
+	size_t i;
+
+	fill(st);
+	OK(cairn_store_secret_put(st, "web", "ssh-key", big, E));
+	OK(cairn_store_secret_put(st, "db", "ssh-key", "sb1:DBDBDBDB", E));
+
+	OK(cairn_store_export(st, NULL, &doc, E));
+	OK(cairn_store_export(st, "web", &one, E));
+	text = cairn_json_canonical(doc);
+	assert_null(strstr(text, "sb1:"));
+	assert_null(strstr(text, "ssh-key"));
+	assert_null(strstr(text, "secret"));
+	free(text);
+	text = cairn_json_canonical(one);
+	assert_null(strstr(text, "sb1:"));
+	assert_null(strstr(text, "secret"));
+	free(text);
+	json_array_foreach(json_object_get(doc, "stacks"), i, x)
+		assert_null(json_object_get(x, "secrets"));
+
+	/* Into another store: the stacks arrive without secrets. */
+	other = open_store(copy, 0);
+	OK(cairn_store_import(other, doc, E));
+	FAILS(CAIRN_E_NOTFOUND, cairn_store_secret_get(other, "web", "ssh-key", &got, E));
+	FAILS(CAIRN_E_NOTFOUND, cairn_store_secret_get(other, "db", "ssh-key", &got, E));
+	assert_null(got);
+	cairn_store_close(other);
+
+	/* Back into this store: "web" is replaced whole, its secret with it;
+	 * "db", not in the document, keeps its own. */
+	OK(cairn_store_import(st, one, E));
+	FAILS(CAIRN_E_NOTFOUND, cairn_store_secret_get(st, "web", "ssh-key", &got, E));
+	expect_secret(st, "db", "ssh-key", "sb1:DBDBDBDB");
+
+	/* A document that carries "secrets" anyway is not read for them. */
+	json_object_set_new(json_array_get(json_object_get(one, "stacks"), 0), "secrets",
+			    json_pack("{s:s}", "ssh-key", "sb1:SMUGGLED"));
+	OK(cairn_store_import(st, one, E));
+	FAILS(CAIRN_E_NOTFOUND, cairn_store_secret_get(st, "web", "ssh-key", &got, E));
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM secrets"), 1);
+	cairn_store_close(st);
+	json_decref(doc);
+	json_decref(one);
+	free(big);
+	free(copy);
+}
+
+/*
+ * A store as schema version 2 left it (no secrets table) is migrated to 3
+ * on a read-write open, its data intact, and takes secrets.
+ */
+static void test_migration_from_version_2(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_store *st = open_store(f->path, 0);
+	struct cairn_stack_record s;
+	struct cairn_lock_record lk;
+	struct cairn_task_record *tv = NULL, t;
+	struct cairn_intent_record *iv = NULL;
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	json_t *outputs = json_pack("{s:s}", "url", "http://web"), *got = NULL;
+	char *lineage, *big = long_base64(8192);
+	int64_t fence;
+	size_t n = 0;
+
+	fill(st);
+	OK(cairn_store_stack_get(st, "web", &s, E));
+	lineage = xstrdup(s.lineage);
+	cairn_stack_record_release(&s);
+	t = task("web", "node.web[1]", "update", "failed", 3, "boom");
+	OK(cairn_store_task_put(st, &t, NULL, E));
+	open_intent(st, "web", "node.web[2]", "create");
+	OK(cairn_store_outputs_put(st, "web", outputs, E));
+	OK(cairn_store_lock_acquire(st, "web", "me", 30000, &lk, E));
+	fence = lk.fence;
+	cairn_lock_record_release(&lk);
+	cairn_store_close(st);
+
+	/* Back to version 2: exactly the tables of migrations 1 and 2. */
+	raw_exec(f->path, "DROP TABLE secrets; PRAGMA user_version = 2;");
+	assert_int_equal(raw_int(f->path,
+		"SELECT count(*) FROM sqlite_master WHERE name = 'secrets'"), 0);
+
+	/* Read-only does not migrate. */
+	assert_int_equal(cairn_store_open(f->path, CAIRN_STORE_READONLY, &st, &err), -1);
+	assert_int_equal(err.code, CAIRN_E_STATE);
+	assert_non_null(strstr(err.message, "schema version 2"));
+	assert_non_null(err.hint);
+	cairn_error_release(&err);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+
+	st = open_store(f->path, 0);
+	assert_int_equal(cairn_store_schema_version(st), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA application_id"), 0x6361726e);
+	OK(cairn_store_stack_get(st, "web", &s, E));
+	assert_string_equal(s.lineage, lineage);
+	assert_true(s.nresources > 0);
+	cairn_stack_record_release(&s);
+	OK(cairn_store_task_list(st, "web", true, &tv, &n, E));
+	assert_int_equal(n, 1);
+	assert_string_equal(tv[0].last_error, "boom");
+	cairn_task_record_list_free(tv, n);
+	OK(cairn_store_intent_list(st, "web", &iv, &n, E));
+	assert_int_equal(n, 1);
+	cairn_intent_record_list_free(iv, n);
+	OK(cairn_store_outputs_get(st, "web", &got, E));
+	assert_true(json_equal(got, outputs));
+	json_decref(got);
+	OK(cairn_store_lock_get(st, "web", &lk, E));
+	assert_int_equal(lk.fence, fence);
+	cairn_lock_record_release(&lk);
+
+	/* The new table works, and cascades like the others. */
+	OK(cairn_store_secret_put(st, "web", "ssh-key", big, E));
+	expect_secret(st, "web", "ssh-key", big);
+	cairn_store_close(st);
+	st = open_store(f->path, 0);     /* opening again migrates nothing */
+	assert_int_equal(cairn_store_schema_version(st), 3);
+	expect_secret(st, "web", "ssh-key", big);
+	OK(cairn_store_stack_delete(st, "web", E));
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM secrets"), 0);
+	cairn_store_close(st);
+	json_decref(outputs);
+	free(lineage);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1936,6 +2205,9 @@ int main(void)
 		T(test_migration_from_version_1),
 		T(test_export_import_journal),
 		T(test_readonly_missing_journal),
+		T(test_secrets),
+		T(test_secrets_not_exported),
+		T(test_migration_from_version_2),
 #undef T
 	};
 
