@@ -24,9 +24,10 @@ $(BUILD)/build.ninja:
 	$(MESON) setup $(BUILD) --buildtype=debugoptimized
 
 demo:
-	scripts/deps.sh
+	scripts/deps.sh --demo
 	$(MAKE) --no-print-directory all
 	CAIRN=$(BUILD)/cairn scripts/demo.sh
+	CAIRN=$(BUILD)/cairn scripts/demo-cluster.sh
 
 # The check build is (re)configured from scratch when its compiler or options
 # change, so a build-check/ left by an older Makefile never runs stale settings.

@@ -5,6 +5,7 @@
 #
 #   scripts/deps.sh           build dependencies
 #   scripts/deps.sh --test    build + test dependencies (cmocka, libFuzzer, peers)
+#   scripts/deps.sh --demo    build + what `make demo` runs (libvirt, QEMU)
 #
 # Exit: 0 all present (or installed), 1 missing and not root / install failed,
 # 2 usage error.
@@ -15,15 +16,28 @@ build_pkgs=(build-essential pkg-config meson ninja-build libvirt-dev libxml2-dev
 # clang + libclang-rt-14-dev: the libFuzzer harness (tests/fuzz, -Dfuzz=true);
 # python3-yaml: a peer in the benchmarks; openssh-server, openssh-client and
 # iproute2: the sshd test hosts of tests/ssh (in network namespaces).
+# libvirt-daemon-system ... python3-libvirt: the libvirt end-to-end tests and
+# `make demo` (tests/libvirt/libvirtd-env.sh starts libvirtd without systemd;
+# guests boot the host kernel with a busybox initramfs made with cpio, or a
+# cloud-init seed ISO made with xorriso).  libvirt-daemon-config-network is a
+# hard dependency of libvirt-daemon-system; its postinst only writes the
+# inactive "default" network's XML and creates no autostart link.
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev python3-yaml
-           openssh-server openssh-client iproute2)
+           openssh-server openssh-client iproute2
+           libvirt-daemon-system qemu-system-x86 qemu-utils dnsmasq-base xorriso
+           busybox-static linux-image-amd64 cpio cloud-init ansible python3-libvirt)
+
+# what `make demo` runs: libvirt and QEMU, the tiny image's parts, the seeds
+demo_pkgs=(libvirt-daemon-system qemu-system-x86 qemu-utils dnsmasq-base xorriso
+           busybox-static linux-image-amd64 cpio openssh-server openssh-client iproute2 python3)
 
 want=("${build_pkgs[@]}")
 case "${1:-}" in
   "") ;;
   --test) want+=("${test_pkgs[@]}") ;;
-  -h|--help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
-  *) echo "usage: scripts/deps.sh [--test]" >&2; exit 2 ;;
+  --demo) want+=("${demo_pkgs[@]}") ;;
+  -h|--help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  *) echo "usage: scripts/deps.sh [--test | --demo]" >&2; exit 2 ;;
 esac
 
 missing=()

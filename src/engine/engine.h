@@ -86,10 +86,10 @@ int cairn_engine_recover(struct cairn_store *st, const char *stack,
  * (refresh.c): each provider's list(), and read() for what a list did not
  * show.  recs/n (the stack's records, as the store gave them) are updated
  * in place: observed states merged with what the providers report, and
- * records whose object is gone removed, unless m (may be NULL) no longer
- * declares them (a plan then deletes them, a delete of nothing).  With
- * write, the stack is locked and the store updated to match (gone records
- * deleted whether declared or not).  res->gone lists the addresses of the
+ * records whose object is gone marked CAIRN_RS_TAINTED (a plan replaces
+ * them, or deletes them when m no longer declares them; the delete takes
+ * whatever parts of the object are left).  With write, the stack is locked
+ * and the store updated to match.  res->gone lists the addresses of the
  * objects found gone.  Nothing recorded: no provider is opened.
  */
 struct cairn_refresh_result {

@@ -5,10 +5,9 @@
  * only when read() says CAIRN_E_NOTFOUND).
  *
  * Plan and apply refresh in memory: a record whose object is gone is
- * dropped from the records they plan against when the stack still declares
- * it (so the plan re-creates it), and kept when it does not (so the plan
- * deletes the record, which is then a delete of nothing).  `cairn refresh`
- * also writes what it found, under the stack's lock.
+ * marked tainted, so the plan replaces it (deleting what may be left of it,
+ * then creating it again), or deletes it when the stack no longer declares
+ * it.  `cairn refresh` also writes what it found, under the stack's lock.
  */
 #include "util/common.h"
 
@@ -49,7 +48,8 @@ static int look(struct eng *e, struct eprov *p, json_t *byid, const struct cairn
 	json_t *o = byid ? json_object_get(byid, r->cairn_id) : NULL;
 
 	*seen = NULL;
-	if (o) {
+	/* parts of an object are not the object: read() decides */
+	if (o && !json_is_true(json_object_get(o, "partial"))) {
 		*seen = json_incref(o);
 		return 0;
 	}
@@ -101,14 +101,14 @@ int cairn_engine_refresh(struct cairn_store *st, const struct cairn_model *m, co
 			gone = look(&e, p, byid[p - e.provs], r, &seen);
 		}
 		if (gone == 1) {
+			/* the record stays, tainted: the plan replaces it (a delete of
+			 * nothing, which takes any parts left, then a create), or deletes
+			 * it when the stack no longer declares it */
 			cairn_info("%s is gone: deleted outside cairn", r->address);
 			json_array_append_new(res->gone, json_string(r->address));
-			if (write && cairn_store_resource_delete(st, stack, r->address, err))
+			r->status = CAIRN_RS_TAINTED;
+			if (write && cairn_store_resource_put(st, stack, r, err))
 				failed = true;
-			else if (write || !m || cairn_model_resource(m, r->address)) {
-				cairn_resource_record_release(r);
-				continue;
-			}
 		} else if (gone == 0 && json_is_object(seen)) {
 			/* what cairn learnt itself (a host key) stays */
 			json_t *merged = json_is_object(r->observed) ? json_deep_copy(r->observed) : json_object();

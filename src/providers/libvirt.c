@@ -47,7 +47,10 @@ struct lv {
 	char *stack;
 	char *prefix;
 	char *pool;
-	char *domain_type;          /* "kvm", "qemu", "test" */
+	char *domain_type;          /* "kvm", "qemu", "test" (never freed before close:
+				     * a fallback to TCG only swaps the pointer) */
+	char *domain_type_was;      /* the one swapped out, freed at close */
+	bool kvm_probed;            /* "kvm" came from the probe, not the config */
 	char *ssh_key;              /* the stack's public key, for the seeds */
 	int64_t create_timeout_ms;  /* for a node's DHCP lease */
 	bool test_driver;
@@ -249,6 +252,7 @@ static void lv_close(void *priv)
 	free(l->prefix);
 	free(l->pool);
 	free(l->domain_type);
+	free(l->domain_type_was);
 	free(l->ssh_key);
 	pthread_mutex_destroy(&l->mu);
 	free(l);
@@ -288,6 +292,7 @@ static int lv_open(const struct cairn_provider_config *cfg, void **priv, struct 
 		return -1;
 	}
 	l->domain_type = dt && strcmp(dt, "auto") ? xstrdup(dt) : probe_domain_type(l);
+	l->kvm_probed = !(dt && strcmp(dt, "auto")) && !strcmp(l->domain_type, "kvm");
 	*priv = l;
 	return 0;
 }
@@ -846,7 +851,7 @@ static int node_check(struct lv *l, const struct cairn_provider_req *req, struct
 		char want[32], have[32];
 
 		cairn_format_size((uint64_t)memory, want, sizeof(want));
-		cairn_format_size((uint64_t)info.memory * 1024, have, sizeof(have));
+		snprintf(have, sizeof(have), "%.1fGiB", info.memory / 1048576.0);
 		cairn_error_set(err, CAIRN_E_PERMANENT, "plan '%s' asks for %s of memory; the libvirt host has %s",
 				cairn_json_str(plan, "name") ? cairn_json_str(plan, "name") : "?", want, have);
 		cairn_error_hint(err, "choose a smaller plan");
@@ -1062,15 +1067,43 @@ static int node_create(struct lv *l, const struct cairn_provider_req *req, json_
 	if (!s.vcpus)
 		s.vcpus = 1;
 	xml = lv_domain_xml(&s);
-	free(title);
 	pthread_mutex_lock(&l->mu);
 	dom = virDomainDefineXML(l->conn, xml);
 	pthread_mutex_unlock(&l->mu);
 	free(xml);
 	if (!dom) {
+		free(title);
 		lv_error(err, "cannot define the domain");
 		goto undo;
 	}
+	/*
+	 * /dev/kvm can run the probe's guest and still fail a real one (seen:
+	 * qemu aborting on an MSR the host's KVM refuses).  When KVM came from
+	 * the probe and the domain does not start, this host is TCG from now on.
+	 */
+	if (l->kvm_probed && virDomainCreate(dom) < 0) {
+		cairn_warn("a KVM domain does not start on %s (%s): using qemu (TCG) from now on", l->uri,
+			   virGetLastErrorMessage());
+		undefine(dom);
+		virDomainFree(dom);
+		pthread_mutex_lock(&l->mu);
+		if (l->kvm_probed) {
+			l->kvm_probed = false;
+			l->domain_type_was = l->domain_type;
+			l->domain_type = xstrdup("qemu");
+		}
+		pthread_mutex_unlock(&l->mu);
+		s.type = "qemu";
+		xml = lv_domain_xml(&s);
+		dom = virDomainDefineXML(l->conn, xml);
+		free(xml);
+		if (!dom) {
+			free(title);
+			lv_error(err, "cannot define the domain");
+			goto undo;
+		}
+	}
+	free(title);
 	if (json_is_true(json_object_get(d, "autostart")))
 		virDomainSetAutostart(dom, 1);
 started:
@@ -1303,8 +1336,8 @@ static void list_volumes(struct lv *l, json_t *out, json_t *ids)
 				free(address);
 			} else if (role && !json_object_get(ids, cid)) {
 				address = xasprintf("node.%s", base);
-				list_add(out, cid, address, "node", json_pack("{s:s, s:s}", "orphan_file", vn,
-									      "state", "missing"));
+				list_add(out, cid, address, "node", json_pack("{s:s, s:b}", "orphan_file", vn,
+									      "partial", 1));
 				json_object_set_new(ids, cid, json_true());
 				free(address);
 			}

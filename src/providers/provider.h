@@ -75,7 +75,10 @@ typedef int cairn_provider_update_fn(void *priv, const struct cairn_provider_req
 typedef int cairn_provider_delete_fn(void *priv, const struct cairn_provider_req *req,
 				     struct cairn_error *err);
 /* Every object carrying the stack's tag: a JSON array of
- * {"cairn_id", "address", "kind", "observed"}. */
+ * {"cairn_id", "address", "kind", "observed"}.  Parts of an object that a
+ * crash left without the object itself (a domain's disks, no domain) are
+ * listed with "partial": true in observed: they are not the object, and
+ * delete() of that cairn id removes them. */
 typedef int cairn_provider_list_fn(void *priv, const char *stack, json_t **objects,
 				   struct cairn_error *err);
 /* Whether update() works for this open instance (an external plugin says so
