@@ -165,7 +165,7 @@ int cli_getopt_status(int c);
 struct cairn_store *cli_store(struct cairn_cli *cli, struct cairn_error *err);
 /* --state, else $CAIRN_STATE, else the default location. */
 const char *cli_state_path(struct cairn_cli *cli);
-/* Where providers keep their files: STATE_DIR/run (cmd-refresh.c).  Caller frees. */
+/* Where providers keep their files: STATE_DIR/run.  Caller frees. */
 char *cli_run_dir(struct cairn_cli *cli);
 /* Refresh the records of a stack from its providers (cairn_engine_refresh()),
  * as plan, apply and refresh do. */
@@ -179,7 +179,7 @@ int cli_refresh(struct cairn_cli *cli, struct cairn_store *st, const struct cair
 void cli_mark_gone(struct cairn_plan *p, const struct cairn_refresh_result *rr);
 
 /* The key-encryption key of the stacks' secrets: STATE.kek, beside the
- * state (cmd-ssh.c).  Caller frees. */
+ * state.  Caller frees. */
 char *cli_kek_path(struct cairn_cli *cli);
 
 /* ---- operands and subcommands (subcommand.c) ------------------------------ */

@@ -9,16 +9,6 @@
 #include "cli/cli.h"
 #include "engine/engine.h"
 
-char *cli_run_dir(struct cairn_cli *cli)
-{
-	const char *path = cli_state_path(cli);
-	const char *slash = path ? strrchr(path, '/') : NULL;
-
-	if (!slash)
-		return xstrdup("run");
-	return xasprintf("%.*s/run", (int)(slash - path), path);
-}
-
 int cli_refresh(struct cairn_cli *cli, struct cairn_store *st, const struct cairn_model *m,
 		const char *stack, bool write, struct cairn_resource_record **recs, size_t *n,
 		struct cairn_refresh_result *rr, struct cairn_error *err)

@@ -12,11 +12,6 @@
 #include "engine/engine.h"
 #include "ssh/ssh.h"
 
-char *cli_kek_path(struct cairn_cli *cli)
-{
-	return xasprintf("%s.kek", cli_state_path(cli));
-}
-
 static char *join(int argc, char **argv)
 {
 	struct cairn_buf b;

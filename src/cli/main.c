@@ -448,6 +448,25 @@ const char *cli_state_path(struct cairn_cli *cli)
 	return cli->state_path;
 }
 
+/* The stacks' secrets are sealed with STATE.kek, beside the state. */
+char *cli_kek_path(struct cairn_cli *cli)
+{
+	return xasprintf("%s.kek", cli_state_path(cli));
+}
+
+
+/* Providers keep their files next to the state: STATE_DIR/run. */
+char *cli_run_dir(struct cairn_cli *cli)
+{
+	const char *path = cli_state_path(cli);
+	const char *slash = path ? strrchr(path, '/') : NULL;
+
+	if (!slash)
+		return xstrdup("run");
+	return xasprintf("%.*s/run", (int)(slash - path), path);
+}
+
+
 struct cairn_store *cli_store(struct cairn_cli *cli, struct cairn_error *err)
 {
 	unsigned flags;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cairn/plan.h"
+#include "util/fileio.h"
 
 /* The saved plan; the format is described in docs/internals/planner.md. */
 #define PLAN_FORMAT "cairn-plan"
@@ -239,22 +240,6 @@ cleanup:
 
 /* ---- files ------------------------------------------------------------------- */
 
-static int write_all(int fd, const char *s, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, s, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		s += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Write to a temporary file next to path, fsync it, then rename it over
  * path: a reader (or a crash) sees the old plan or the new one, never half
@@ -276,8 +261,8 @@ int cairn_plan_save(const struct cairn_plan *p, const char *path, struct cairn_e
 		cairn_error_set(err, CAIRN_E_IO, "cannot write plan '%s': %s", path, strerror(errno));
 		goto cleanup;
 	}
-	if (fchmod(fd, 0600) < 0 || write_all(fd, text, strlen(text)) < 0 ||
-	    write_all(fd, "\n", 1) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0600) < 0 || cairn_write_all(fd, text, strlen(text)) < 0 ||
+	    cairn_write_all(fd, "\n", 1) < 0 || fsync(fd) < 0) {
 		cairn_error_set(err, CAIRN_E_IO, "cannot write plan '%s': %s", path, strerror(errno));
 		goto cleanup;
 	}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "providers/cloudinit.h"
+#include "util/fileio.h"
 
 extern char **environ;
 
@@ -103,21 +104,13 @@ char *cairn_ci_user_data(const struct cairn_ci_seed *s)
 static int write_file(const char *path, const char *text, struct cairn_error *err)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	size_t len = strlen(text), off = 0;
 
 	if (fd < 0)
 		return cairn_error_set(err, CAIRN_E_IO, "cannot create '%s': %s", path, strerror(errno));
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			cairn_error_set(err, CAIRN_E_IO, "cannot write '%s': %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		off += (size_t)n;
+	if (cairn_write_all(fd, text, strlen(text)) < 0) {
+		cairn_error_set(err, CAIRN_E_IO, "cannot write '%s': %s", path, strerror(errno));
+		close(fd);
+		return -1;
 	}
 	if (close(fd) < 0)
 		return cairn_error_set(err, CAIRN_E_IO, "cannot write '%s': %s", path, strerror(errno));

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "providers/image.h"
+#include "util/fileio.h"
 #include "util/jsonutil.h"
 
 const char *const cairn_builtin_images[] = { "tiny", NULL };
@@ -16,17 +17,13 @@ const char *const cairn_builtin_images[] = { "tiny", NULL };
 char *cairn_image_dir(void)
 {
 	const char *env = getenv("CAIRN_IMAGE_DIR");
-	const struct passwd *pw;
-
 	if (env && *env)
 		return xstrdup(env);
 	env = getenv("XDG_DATA_HOME");
 	if (env && *env == '/')     /* the XDG spec ignores relative values */
 		return xasprintf("%s/cairn/images", env);
-	env = getenv("HOME");
-	if ((!env || !*env) && (pw = getpwuid(getuid())) && pw->pw_dir)
-		env = pw->pw_dir;
-	return xasprintf("%s/.local/share/cairn/images", env && *env ? env : "/var/lib");
+	env = cairn_home_dir();
+	return xasprintf("%s/.local/share/cairn/images", env ? env : "/var/lib");
 }
 
 static int check_file(const char *what, const char *path, const char *image,

@@ -157,7 +157,7 @@ out:
 /* "kvm" where the host offers it (and, locally, really runs guests), else "qemu" */
 static char *probe_domain_type(struct lv *l)
 {
-	char *caps, *host;
+	char *caps;
 	bool kvm, local;
 
 	if (l->test_driver)
@@ -165,9 +165,7 @@ static char *probe_domain_type(struct lv *l)
 	caps = virConnectGetCapabilities(l->conn);
 	kvm = caps && strstr(caps, "<domain type='kvm'");
 	free(caps);
-	host = virConnectGetHostname(l->conn);
 	local = !strncmp(l->uri, "qemu:///", 8);
-	free(host);
 	if (kvm && local)
 		kvm = kvm_runs_guests();
 	cairn_debug("libvirt '%s': domains of type %s", l->uri, kvm ? "kvm" : "qemu");
@@ -305,6 +303,14 @@ static const char *res_name(const struct cairn_provider_req *req)
 	const char *dot = strchr(req->address, '.');
 
 	return n ? n : dot ? dot + 1 : req->address;
+}
+
+/* the libvirt name of the object: as last observed (key), else PREFIX + NAME */
+static char *libvirt_name(struct lv *l, const struct cairn_provider_req *req, const char *key)
+{
+	const char *known = req->observed ? cairn_json_str(req->observed, key) : NULL;
+
+	return known ? xstrdup(known) : xasprintf("%s%s", l->prefix, res_name(req));
 }
 
 /* ---- networks ------------------------------------------------------------------------- */
@@ -1132,8 +1138,7 @@ out:
 static int node_read(struct lv *l, const struct cairn_provider_req *req, json_t **observed,
 		     struct cairn_error *err)
 {
-	const char *dn = req->observed ? cairn_json_str(req->observed, "domain") : NULL;
-	char *name = dn ? xstrdup(dn) : req->desired ? xasprintf("%s%s", l->prefix, res_name(req)) : NULL;
+	char *name = libvirt_name(l, req, "domain");
 	virDomainPtr d = find_domain(l, name, req->cairn_id);
 
 	free(name);
@@ -1148,8 +1153,7 @@ static int node_read(struct lv *l, const struct cairn_provider_req *req, json_t 
 
 static int node_delete(struct lv *l, const struct cairn_provider_req *req, struct cairn_error *err)
 {
-	const char *dn = req->observed ? cairn_json_str(req->observed, "domain") : NULL;
-	char *name = dn ? xstrdup(dn) : xasprintf("%s%s", l->prefix, res_name(req));
+	char *name = libvirt_name(l, req, "domain");
 	virDomainPtr d = find_domain(l, name, req->cairn_id);
 	int ret = 0;
 
@@ -1189,8 +1193,7 @@ static int lv_read(void *priv, const struct cairn_provider_req *req, json_t **ob
 	struct lv *l = priv;
 
 	if (req->kind == CAIRN_KIND_NETWORK) {
-		const char *known = req->observed ? cairn_json_str(req->observed, "name") : NULL;
-		char *name = known ? xstrdup(known) : xasprintf("%s%s", l->prefix, res_name(req));
+		char *name = libvirt_name(l, req, "name");
 		virNetworkPtr n = find_network(l, name, req->cairn_id);
 
 		free(name);
@@ -1221,8 +1224,7 @@ static int lv_delete(void *priv, const struct cairn_provider_req *req, struct ca
 
 	atomic_store(&l->deleted, true);
 	if (req->kind == CAIRN_KIND_NETWORK) {
-		const char *known = req->observed ? cairn_json_str(req->observed, "name") : NULL;
-		char *name = known ? xstrdup(known) : xasprintf("%s%s", l->prefix, res_name(req));
+		char *name = libvirt_name(l, req, "name");
 		virNetworkPtr n = find_network(l, name, req->cairn_id);
 		int ret = 0;
 

@@ -10,6 +10,7 @@
 
 #include "util/common.h"
 #include "ssh/secretbox.h"
+#include "util/fileio.h"
 
 CAIRN_LOG_INIT("ssh.secretbox");
 
@@ -92,21 +93,6 @@ static int read_kek(int fd, const char *path, struct cairn_kek *kek, struct cair
 	return 0;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Create the KEK file: the key is written to a temporary file beside it and
  * linked into place, so the file never exists half written and, of two
@@ -127,7 +113,7 @@ static int create_kek(const char *path, struct cairn_kek *kek, struct cairn_erro
 		return -1;
 	}
 	randombytes_buf(kek->key, CAIRN_KEK_BYTES);
-	if (fchmod(fd, 0600) < 0 || write_all(fd, kek->key, CAIRN_KEK_BYTES) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0600) < 0 || cairn_write_all(fd, kek->key, CAIRN_KEK_BYTES) < 0 || fsync(fd) < 0) {
 		cairn_error_set(err, CAIRN_E_IO, "cannot write key file '%s': %s", path, strerror(errno));
 		close(fd);
 		goto out;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ssh/ssh-priv.h"
+#include "util/fileio.h"
 
 static volatile sig_atomic_t resized;
 
@@ -28,21 +29,6 @@ static void send_size(ssh_channel ch, int fd)
 
 	if (!ioctl(fd, TIOCGWINSZ, &ws) && ws.ws_col && ws.ws_row)
 		ssh_channel_change_pty_size(ch, ws.ws_col, ws.ws_row);
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 int cairn_ssh_shell(struct cairn_ssh_session *s, int in_fd, int out_fd, int *exit_status,
@@ -93,7 +79,7 @@ int cairn_ssh_shell(struct cairn_ssh_session *s, int in_fd, int out_fd, int *exi
 
 		for (int stream = 0; stream < 2; stream++)
 			while ((n = ssh_channel_read_nonblocking(ch, buf, sizeof(buf), stream)) > 0) {
-				if (write_all(stream ? (out_fd == 1 ? 2 : out_fd) : out_fd, buf, (size_t)n) < 0)
+				if (cairn_write_all(stream ? (out_fd == 1 ? 2 : out_fd) : out_fd, buf, (size_t)n) < 0)
 					goto done;
 				got = 1;
 			}

@@ -13,6 +13,7 @@
 #include "cairn/store.h"
 #include "state/store-backend.h"
 #include "util/jsonutil.h"
+#include "util/fileio.h"
 
 CAIRN_LOG_INIT("state.store");
 
@@ -124,7 +125,6 @@ void cairn_store_close(struct cairn_store *st)
 char *cairn_store_default_location(void)
 {
 	const char *env;
-	const struct passwd *pw;
 
 	env = getenv("CAIRN_STATE");
 	if (env && *env)
@@ -132,10 +132,8 @@ char *cairn_store_default_location(void)
 	env = getenv("XDG_STATE_HOME");
 	if (env && *env == '/')     /* the XDG spec ignores relative values */
 		return xasprintf("%s/cairn/state.db", env);
-	env = getenv("HOME");
-	if ((!env || !*env) && (pw = getpwuid(getuid())) && pw->pw_dir)
-		env = pw->pw_dir;
-	if (env && *env)
+	env = cairn_home_dir();
+	if (env)
 		return xasprintf("%s/.local/state/cairn/state.db", env);
 	return xstrdup("cairn-state.db");
 }

@@ -1,0 +1,38 @@
+/*
+ * fileio.c - see fileio.h.
+ */
+#include "util/common.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include "util/fileio.h"
+
+int cairn_write_all(int fd, const void *p, size_t n)
+{
+	const char *s = p;
+
+	while (n) {
+		ssize_t w = write(fd, s, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+const char *cairn_home_dir(void)
+{
+	const char *env = getenv("HOME");
+	const struct passwd *pw;
+
+	if (env && *env)
+		return env;
+	pw = getpwuid(getuid());
+	return pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : NULL;
+}
