@@ -33,12 +33,14 @@ struct cairn_spec_options {
 	bool no_env;                   /* ignore CAIRN_VAR_NAME variables */
 	size_t max_bytes;              /* per file; 0: 64 MiB */
 	bool canonical;                /* a stored design: bare integer sizes (bytes) and durations (ms) */
+	size_t max_resources;          /* after ranges and counts; 0: CAIRN_SPEC_MAX_RESOURCES */
 };
 
 #define CAIRN_SPEC_MAX_BYTES (64u << 20)
 #define CAIRN_SPEC_MAX_DEPTH 64
 #define CAIRN_SPEC_MAX_NODES 1000000
 #define CAIRN_SPEC_MAX_INCLUDE_DEPTH 16
+#define CAIRN_SPEC_MAX_RESOURCES 1000000
 
 /*
  * Load, validate and expand the stack in path ("-" reads stdin).  opt may be

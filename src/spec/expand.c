@@ -104,6 +104,8 @@ static void check_ref(struct loader *l, const struct cairn_ref *r)
 static void check_counts(struct loader *l)
 {
 	struct cairn_model *m = l->m;
+	size_t total = 0, limit = loader_max_resources(l);
+	bool over = false;
 
 	for (size_t i = 0; i < m->ndecls; i++) {
 		struct cairn_decl *d = &m->decls[i];
@@ -141,6 +143,14 @@ static void check_counts(struct loader *l)
 			}
 		} else if (scaling) {
 			d->count = (int)min;
+		}
+		total += d->counted && d->count > 0 ? (size_t)d->count : 1;
+		if (total > limit && !over) {
+			over = true;
+			spec_diag(l, count ? cairn_decl_field_loc(d, "count")
+				     : scaling ? cairn_decl_field_loc(d, "scaling.min") : d->loc,
+				  "node '%s' takes the stack past %zu nodes", d->name, limit);
+			spec_hint(l, "split the stack, or lower the counts");
 		}
 	}
 }

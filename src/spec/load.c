@@ -768,6 +768,13 @@ static void declare_entry(struct loader *l, enum cairn_kind kind, const struct c
 		add_decl(l, kind, key, p->key->loc, p->value);
 		return;
 	}
+	if (l->m->ndecls + (size_t)n > loader_max_resources(l)) {
+		spec_diag(l, p->key->loc, "range '%s' makes the stack larger than %zu declarations",
+			  key, loader_max_resources(l));
+		spec_hint(l, "split the stack, or give one node a count instead of many names");
+		free(prefix);
+		return;
+	}
 	for (long i = 0; i < n; i++) {
 		char *name = xasprintf("%s%0*ld", prefix, width, start + i);
 

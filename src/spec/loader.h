@@ -43,6 +43,12 @@ struct loader {
 	size_t nproviders, aproviders;
 };
 
+/* The most resources a stack may expand to (struct cairn_spec_options). */
+static inline size_t loader_max_resources(const struct loader *l)
+{
+	return l->opt && l->opt->max_resources ? l->opt->max_resources : CAIRN_SPEC_MAX_RESOURCES;
+}
+
 static inline bool loader_failed(const struct loader *l)
 {
 	return l->diags->nerrors > l->errors_at_start;
