@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build-tiny-image.sh — build the "tiny" cairn guest image from installed Debian packages.
 #
-# Usage: scripts/build-tiny-image.sh [--help] [--vmlinux] OUTDIR
+# Usage: scripts/build-tiny-image.sh [--help] [--quiet] [--vmlinux] OUTDIR
 #
 # Writes OUTDIR/vmlinuz, OUTDIR/initrd.img, OUTDIR/cmdline and OUTDIR/manifest.json.
 # See docs/internals/tiny-image.md for what is inside and how the guest behaves.
@@ -9,7 +9,7 @@ set -euo pipefail
 
 usage() {
 	cat <<'EOF'
-Usage: build-tiny-image.sh [--help] [--vmlinux] OUTDIR
+Usage: build-tiny-image.sh [--help] [--quiet] [--vmlinux] OUTDIR
 
 Build the cairn "tiny" x86_64 guest image (direct kernel boot) from installed Debian
 packages only: linux-image-amd64, busybox-static, openssh-server, openssh-client, cpio.
@@ -38,6 +38,7 @@ while [[ $# -gt 0 ]]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	--vmlinux) want_vmlinux=1; shift ;;
+	--quiet) exec >/dev/null; shift ;;   # progress off; errors still go to stderr
 	--) shift; break ;;
 	-*) echo "build-tiny-image.sh: unknown option: $1" >&2; usage >&2; exit 2 ;;
 	*) break ;;

@@ -85,6 +85,14 @@ lv__alive() {
   [ -z "$name" ] || [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ]
 }
 
+# The live (not zombie) processes named NAME, like `pgrep -x NAME`, which
+# also lists zombies: a daemon an earlier test stopped can linger as one.
+lv__pgrep() {
+  local pid out=
+  for pid in $(pgrep -x "$1"); do lv__alive "$pid" "$1" && out="$out $pid"; done
+  [ -n "$out" ] && echo $out
+}
+
 lv__log_tail() {
   [ -n "$LV_ENV_DIR" ] && [ -s "$LV_ENV_DIR/libvirtd.log" ] || return 0
   lv__msg "last lines of $LV_ENV_DIR/libvirtd.log:"
@@ -134,7 +142,7 @@ lv_env_start() {
   done
   [ -x /usr/bin/qemu-system-x86_64 ] || {
     lv__msg "SKIP: /usr/bin/qemu-system-x86_64 not found (install qemu-system-x86)"; return 77; }
-  if pid=$(pgrep -x libvirtd); then
+  if pid=$(lv__pgrep libvirtd); then
     lv__msg "SKIP: a libvirtd (pid $(echo $pid)) runs but $LV_URI does not answer; not starting another"
     return 77
   fi
@@ -151,7 +159,7 @@ lv_env_start() {
   LV_ENV_DIR=$(mktemp -d /tmp/cairn-libvirtd.XXXXXX) || return 77
   lv__fw_chains_exist && LV_ENV_FW_CLEAN=0 || LV_ENV_FW_CLEAN=1
 
-  if pid=$(pgrep -x virtlogd); then
+  if pid=$(lv__pgrep virtlogd); then
     lv__msg "using the virtlogd already running (pid $(echo $pid))"
   else
     if ! virtlogd -d -p "$LV_ENV_DIR/virtlogd.pid"; then
