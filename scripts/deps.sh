@@ -17,6 +17,7 @@ build_pkgs=(build-essential pkg-config meson ninja-build libvirt-dev libxml2-dev
 # python3-yaml: a peer in the benchmarks; openssh-server, openssh-client and
 # iproute2: the sshd test hosts of tests/ssh (in network namespaces).
 # libvirt-daemon-system ... python3-libvirt: the libvirt end-to-end tests and
+# bench/vms (Ansible's community.libvirt needs python3-libvirt and python3-lxml) and
 # `make demo` (tests/libvirt/libvirtd-env.sh starts libvirtd without systemd;
 # guests boot the host kernel with a busybox initramfs made with cpio, or a
 # cloud-init seed ISO made with xorriso).  libvirt-daemon-config-network is a
@@ -25,7 +26,7 @@ build_pkgs=(build-essential pkg-config meson ninja-build libvirt-dev libxml2-dev
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev python3-yaml
            openssh-server openssh-client iproute2
            libvirt-daemon-system qemu-system-x86 qemu-utils dnsmasq-base xorriso
-           busybox-static linux-image-amd64 cpio cloud-init ansible python3-libvirt)
+           busybox-static linux-image-amd64 cpio cloud-init ansible python3-libvirt python3-lxml)
 
 # what `make demo` runs: libvirt and QEMU, the tiny image's parts, the seeds
 demo_pkgs=(libvirt-daemon-system qemu-system-x86 qemu-utils dnsmasq-base xorriso
