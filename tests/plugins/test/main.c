@@ -308,6 +308,41 @@ static void apply_change(json_t *change)
 		json_object_del(t.objects, del);
 }
 
+/*
+ * json_load_file() reads with getc(), a locked call per byte: 10,000 objects
+ * (2.4 MB) took half a second.  Read the file whole, then parse it.
+ */
+static json_t *load_json(const char *path, json_error_t *jerr)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	json_t *v = NULL;
+	char *text;
+	size_t got = 0;
+
+	if (fd < 0 || fstat(fd, &st)) {
+		if (jerr)
+			snprintf(jerr->text, sizeof(jerr->text), "%s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	text = xmalloc((size_t)st.st_size + 1);
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, text + got, (size_t)st.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	v = json_loadb(text, got, 0, jerr);
+	free(text);
+	return v;
+}
+
 /* Bring t.objects up to date with the files.  Called under store_lock(). */
 static int store_sync(struct cairn_sdk_error *err)
 {
@@ -323,7 +358,7 @@ static int store_sync(struct cairn_sdk_error *err)
 		if (now.ino) {
 			json_error_t jerr;
 
-			snap = json_load_file(t.objects_path, 0, &jerr);
+			snap = load_json(t.objects_path, &jerr);
 			if (!json_is_object(json_object_get(snap, "objects"))) {
 				json_decref(snap);
 				return cairn_sdk_error(err, CAIRN_SDK_PERMANENT, "'%s' is damaged: %s",
@@ -331,7 +366,7 @@ static int store_sync(struct cairn_sdk_error *err)
 			}
 		}
 		json_decref(t.objects);
-		t.objects = snap ? json_deep_copy(json_object_get(snap, "objects")) : json_object();
+		t.objects = snap ? json_incref(json_object_get(snap, "objects")) : json_object();
 		json_decref(snap);
 		t.snapshot = now;
 		t.snapshot_size = now.size;
