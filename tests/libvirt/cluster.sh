@@ -25,7 +25,9 @@ STACK=${P}cluster
 TMP=$(mktemp -d /tmp/cairn-lv.XXXXXX)
 export CAIRN_STATE=$TMP/state.db
 export CAIRN_IMAGE_DIR=$BUILD/images    # built once, kept between runs
-GUARD=10.251.0.0/22                     # holds the stack's two /24s
+GUARD=10.254.0.0/22                     # holds the stack's two /24s
+# The example's 10.251.x is moved to 10.254.x, so that a `make demo` cluster
+# left running on this machine (10.251.1-2.0/24) does not stop the test.
 n=0; failed=0
 ok() { n=$((n+1)); echo "ok $n - $1"; }
 not_ok() { n=$((n+1)); failed=$((failed+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && sed 's/^/# /' <<<"$2" | tail -40; }
@@ -51,7 +53,7 @@ ok "the tiny image is built ($(du -sh "$CAIRN_IMAGE_DIR/tiny" | cut -f1))"
 
 # The example with this run's names.
 stack_file() {   # COUNT [EXTRA-SED]
-	sed -e "s/^stack: cluster$/stack: $STACK/" -e "s/pool: cluster-images/pool: ${P}cluster-images/" \
+	sed -e "s/^stack: cluster$/stack: $STACK/" -e "s/10\.251\./10.254./g" -e "s/pool: cluster-images/pool: ${P}cluster-images/" \
 	    -e "s/count: 3 /count: $1 /" ${2:+-e "$2"} "$SRC/examples/cluster.yml" > "$TMP/cluster.yml"
 }
 # every libvirt object of this run, one per line
@@ -75,13 +77,13 @@ run destroy --auto-approve "$STACK"
 check "... which destroy removes" '[ $? -eq 0 ] && [ -z "$(leftovers)" ]' "$(leftovers)"
 
 cat > "$TMP/clash.xml" <<-XML
-<network><name>${P}clash</name><ip address='10.251.3.1' prefix='24'/></network>
+<network><name>${P}clash</name><ip address='10.254.3.1' prefix='24'/></network>
 XML
 lv_virsh net-define "$TMP/clash.xml" >/dev/null
-stack_file 1 's|cidr: 10.251.2.0/24|cidr: 10.251.3.0/25|'
+stack_file 1 's|cidr: 10.254.2.0/24|cidr: 10.254.3.0/25|'
 run apply --auto-approve "$TMP/cluster.yml"
 check "a CIDR that collides with a libvirt network: refused, naming it" \
-	'[ $? -ne 0 ] && grep -q "overlaps libvirt network .${P}clash. (10.251.3.0/24)" "$TMP/out"'
+	'[ $? -ne 0 ] && grep -q "overlaps libvirt network .${P}clash. (10.254.3.0/24)" "$TMP/out"'
 run destroy --auto-approve "$STACK"
 lv_virsh net-undefine "${P}clash" >/dev/null
 check "... nothing of the stack left after destroy" '[ -z "$(leftovers)" ]' "$(leftovers)"
@@ -105,9 +107,9 @@ for node in bastion worker-0 worker-1 worker-2; do
 	check "cairn ssh $node -- hostname (workers through the bastion)" '[ $? -eq 0 ] && [ "$(tr -d "\r\n" < "$TMP/out")" = "$node" ]'
 done
 run ssh "$STACK" worker-1 -- 'ip -4 -o addr show eth0'
-check "worker-1 is on the private network only" 'grep -q "inet 10.251.2\." "$TMP/out"'
+check "worker-1 is on the private network only" 'grep -q "inet 10.254.2\." "$TMP/out"'
 run output "$STACK" bastion
-check "output bastion is its edge address" 'grep -q "^10\.251\.1\." "$TMP/out"'
+check "output bastion is its edge address" 'grep -q "^10\.254\.1\." "$TMP/out"'
 run plan --detailed-exitcode "$TMP/cluster.yml"
 check "plan after apply: no changes" '[ $? -eq 0 ]'
 run apply --auto-approve "$TMP/cluster.yml"
