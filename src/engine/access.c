@@ -141,21 +141,48 @@ int eng_stack_key(struct eng *e, struct cairn_error *err)
 struct access {
 	struct cairn_ssh_target target, bastion;
 	const char *host_keys[2], *bastion_keys[2];
+	const char *identity, *bastion_identity;   /* key files, or NULL: the stack's key */
 	bool via;
 };
 
+/* What the provider observed (a static machine's login) wins over the
+ * node's ssh settings, which win over the defaults (root, 22). */
 static void target_of(const struct cairn_resource_record *r, struct cairn_ssh_target *t,
-		      const char **host_key)
+		      const char **host_key, const char **identity)
 {
 	const json_t *ssh = json_object_get(r->desired, "ssh");
-	const json_t *port = json_object_get(ssh, "port");
+	const json_t *port = json_object_get(r->observed, "ssh_port");
 
+	if (!json_is_integer(port))
+		port = json_object_get(ssh, "port");
 	t->host = cairn_json_str(r->observed, "ip");
 	if (!t->host)
 		t->host = cairn_json_str(r->observed, "address");
 	t->port = json_is_integer(port) ? (int)json_integer_value(port) : 22;
-	t->user = cairn_json_str(ssh, "user") ? cairn_json_str(ssh, "user") : "root";
+	t->user = cairn_json_str(r->observed, "ssh_user");
+	if (!t->user)
+		t->user = cairn_json_str(ssh, "user") ? cairn_json_str(ssh, "user") : "root";
 	*host_key = cairn_json_str(r->observed, "host_key");
+	*identity = cairn_json_str(r->observed, "ssh_identity");
+	if (!*identity)
+		*identity = cairn_json_str(ssh, "key");
+}
+
+json_t *eng_ssh_route(const struct cairn_resource_record *r)
+{
+	struct cairn_ssh_target t;
+	const char *host_key, *identity;
+	json_t *o;
+
+	target_of(r, &t, &host_key, &identity);
+	if (!t.host)
+		return NULL;
+	o = json_pack("{s:s, s:i, s:s}", "host", t.host, "port", t.port, "user", t.user);
+	if (host_key)
+		json_object_set_new(o, "host_key", json_string(host_key));
+	if (identity)
+		json_object_set_new(o, "identity", json_string(identity));
+	return o;
 }
 
 /* the bastion's address, "node.NAME", or NULL */
@@ -170,16 +197,42 @@ static int access_of(const struct cairn_resource_record *node, const struct cair
 		     struct access *a, struct cairn_error *err)
 {
 	memset(a, 0, sizeof(*a));
-	target_of(node, &a->target, &a->host_keys[0]);
+	target_of(node, &a->target, &a->host_keys[0], &a->identity);
 	if (!a->target.host)
 		return cairn_error_set(err, CAIRN_E_PERMANENT, "%s has no address yet", node->address);
 	if (bastion) {
-		target_of(bastion, &a->bastion, &a->bastion_keys[0]);
+		target_of(bastion, &a->bastion, &a->bastion_keys[0], &a->bastion_identity);
 		if (!a->bastion.host)
 			return cairn_error_set(err, CAIRN_E_PERMANENT, "bastion %s of %s has no address",
 					       bastion->address, node->address);
 		a->via = true;
 	}
+	return 0;
+}
+
+/* The user keys of a: its key files', else the stack's (*node_key and
+ * *bastion_key get what to free with cairn_ssh_key_text_free()). */
+static int access_keys(const struct access *a, const char *stack_key, struct cairn_ssh_options *opts,
+		       char **node_key, char **bastion_key, struct cairn_error *err)
+{
+	*node_key = *bastion_key = NULL;
+	opts->private_key = stack_key;
+	if (a->identity) {
+		if (cairn_ssh_key_file_read(a->identity, node_key, err))
+			return -1;
+		opts->private_key = *node_key;
+	}
+	if (a->via && a->bastion_identity) {
+		if (cairn_ssh_key_file_read(a->bastion_identity, bastion_key, err)) {
+			cairn_error_context(err, "the key of the bastion");
+			return -1;
+		}
+		opts->bastion_private_key = *bastion_key;
+	} else if (a->via) {
+		opts->bastion_private_key = stack_key;
+	}
+	if (!opts->private_key)
+		return cairn_error_set(err, CAIRN_E_INVALID, "no key to log in to '%s' with", a->target.host);
 	return 0;
 }
 
@@ -190,30 +243,36 @@ int eng_node_ready(struct eng *e, const struct cairn_resource_record *node,
 	struct cairn_resource_record r = *node;
 	struct cairn_ssh_options opts = { 0 };
 	struct cairn_ssh_session *s;
+	char *node_key = NULL, *bastion_key = NULL;
 	struct access a;
 	int64_t t0 = cairn_now_ms();
 
 	if (!e->key_private)
 		return 0;
 	r.observed = observed;
-	if (access_of(&r, bastion, &a, err))
-		return -1;
-	opts.private_key = e->key_private;
+	if (access_of(&r, bastion, &a, err) ||
+	    access_keys(&a, e->key_private, &opts, &node_key, &bastion_key, err))
+		goto fail;
 	/* first contact: the node's key is taken as it is; the bastion's is pinned */
 	if (a.via) {
 		opts.bastion = &a.bastion;
 		opts.bastion_host_keys = a.bastion_keys[0] ? a.bastion_keys : NULL;
 	}
 	s = cairn_ssh_wait_ready(&a.target, &opts, t0 + timeout_ms, err);
-	if (!s) {
-		err->code = CAIRN_E_PERMANENT;     /* the create is not retried for it */
-		return -1;
-	}
+	if (!s)
+		goto fail;
 	json_object_set_new(observed, "host_key", json_string(cairn_ssh_host_key(s)));
 	json_object_set_new(observed, "ready_ms", json_integer(cairn_now_ms() - t0));
 	cairn_debug("%s answers on SSH after %lld ms", node->address, (long long)(cairn_now_ms() - t0));
 	cairn_ssh_close(s);
+	cairn_ssh_key_text_free(node_key);
+	cairn_ssh_key_text_free(bastion_key);
 	return 0;
+fail:
+	err->code = CAIRN_E_PERMANENT;     /* the create is not retried for it */
+	cairn_ssh_key_text_free(node_key);
+	cairn_ssh_key_text_free(bastion_key);
+	return -1;
 }
 
 /* ---- sessions for cairn ssh ----------------------------------------------------------- */
@@ -241,7 +300,7 @@ int cairn_engine_ssh_open(struct cairn_store *st, const char *kek_path, const ch
 {
 	struct cairn_resource_record *recs = NULL, *r, *b = NULL;
 	struct cairn_ssh_options opts = { 0 };
-	char *priv = NULL, *pub = NULL, *baddr = NULL;
+	char *priv = NULL, *pub = NULL, *baddr = NULL, *node_key = NULL, *bastion_key = NULL;
 	struct access a;
 	size_t n = 0;
 	int ret = -1;
@@ -256,9 +315,12 @@ int cairn_engine_ssh_open(struct cairn_store *st, const char *kek_path, const ch
 	}
 	if (access_of(r, b, &a, err))
 		goto out;
-	if (cairn_engine_stack_key(st, kek_path, stack, false, &priv, &pub, err))
+	/* a stack whose nodes all have key files needs no key of its own */
+	if ((!a.identity || (a.via && !a.bastion_identity)) &&
+	    cairn_engine_stack_key(st, kek_path, stack, false, &priv, &pub, err))
 		goto out;
-	opts.private_key = priv;
+	if (access_keys(&a, priv, &opts, &node_key, &bastion_key, err))
+		goto out;
 	opts.host_keys = a.host_keys[0] ? a.host_keys : NULL;
 	if (a.via) {
 		opts.bastion = &a.bastion;
@@ -268,6 +330,8 @@ int cairn_engine_ssh_open(struct cairn_store *st, const char *kek_path, const ch
 	ret = *out ? 0 : -1;
 out:
 	cairn_engine_key_free(priv);
+	cairn_ssh_key_text_free(node_key);
+	cairn_ssh_key_text_free(bastion_key);
 	free(pub);
 	free(baddr);
 	cairn_resource_record_list_free(recs, n);

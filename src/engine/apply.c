@@ -119,6 +119,43 @@ static void remember(struct engine *en, const struct cairn_resource_record *r)
 	eng_known_put(&en->base, copy);
 }
 
+/* A copy of the record of the bastion of a node (desired: want), or NULL
+ * when it has none; -1 when it has one the run does not know. */
+static int bastion_of(struct engine *en, const struct cairn_resource_record *rec, const json_t *want,
+		      struct cairn_resource_record **out, struct cairn_error *err)
+{
+	struct cairn_resource_record node = *rec;
+	const struct cairn_resource_record *b;
+	char *baddr;
+
+	*out = NULL;
+	node.desired = (json_t *)want;
+	baddr = eng_bastion_address(&node);
+	if (!baddr)
+		return 0;
+	pthread_mutex_lock(&en->mu);
+	b = lookup(&en->base, baddr);
+	if (b) {
+		*out = xcalloc(1, sizeof(**out));
+		(*out)->address = xstrdup(b->address);
+		(*out)->desired = json_incref(b->desired);
+		(*out)->observed = json_incref(b->observed);
+	}
+	pthread_mutex_unlock(&en->mu);
+	free(baddr);
+	if (!*out)
+		return cairn_error_set(err, CAIRN_E_PERMANENT, "%s: its bastion is not known", rec->address);
+	return 0;
+}
+
+static void bastion_free(struct cairn_resource_record *b)
+{
+	if (b) {
+		cairn_resource_record_release(b);
+		free(b);
+	}
+}
+
 /*
  * A new node's dependents start once it answers on SSH with the stack's
  * key (through its bastion): the host key it shows then is recorded.  A
@@ -126,44 +163,20 @@ static void remember(struct engine *en, const struct cairn_resource_record *r)
  * fails, so its dependents are blocked.
  */
 static int wait_ready(struct engine *en, struct job *j, struct cairn_resource_record *rec,
-		      const json_t *want, const char *op, struct cairn_error *err)
+		      const json_t *want, const struct cairn_resource_record *bastion, const char *op,
+		      struct cairn_error *err)
 {
-	struct cairn_resource_record node = *rec, *bastion = NULL;
-	char *baddr;
+	struct cairn_resource_record node = *rec;
 	int ret;
 
 	node.desired = (json_t *)want;
-	baddr = eng_bastion_address(&node);
-	if (baddr) {
-		const struct cairn_resource_record *b;
-
-		pthread_mutex_lock(&en->mu);
-		b = lookup(&en->base, baddr);
-		if (b) {
-			bastion = xcalloc(1, sizeof(*bastion));
-			bastion->address = xstrdup(b->address);
-			bastion->desired = json_incref(b->desired);
-			bastion->observed = json_incref(b->observed);
-		}
-		pthread_mutex_unlock(&en->mu);
-		free(baddr);
-		if (!bastion) {
-			ret = cairn_error_set(err, CAIRN_E_PERMANENT, "%s: its bastion is not known", rec->address);
-			goto out;
-		}
-	}
 	ret = eng_node_ready(&en->base, &node, bastion, j->prov->ready_ms, rec->observed, err);
 	if (!ret) {
 		rec->status = CAIRN_RS_READY;
 		ret = eng_put_record(&en->base, rec, err);
 	}
-out:
 	if (ret)
 		eng_task(&en->base, rec->address, op, "failed", 1, err->message);
-	if (bastion) {
-		cairn_resource_record_release(bastion);
-		free(bastion);
-	}
 	return ret;
 }
 
@@ -173,16 +186,26 @@ static int run_put(struct engine *en, struct job *j, const char *op,
 		   struct cairn_resource_record *rec, const json_t *before,
 		   struct cairn_error *err)
 {
-	json_t *want = resolved_desired(en, j);
-	int ret;
+	json_t *want = resolved_desired(en, j), *via = NULL;
+	struct cairn_resource_record *bastion = NULL;
+	int ret = 0;
 
 	rec->desired = j->desired;
 	rec->desired_hash = (char *)j->desired_hash;
 	rec->observed = NULL;
-	ret = eng_call(&en->base, j->prov, op, rec, want, before, &rec->observed, err);
+	if (j->kind == CAIRN_KIND_NODE && j->prov && (j->prov->ssh_ready || j->prov->route)) {
+		ret = bastion_of(en, rec, want, &bastion, err);
+		if (ret)
+			eng_task(&en->base, rec->address, op, "failed", 1, err->message);
+		via = bastion ? eng_ssh_route(bastion) : NULL;
+	}
+	if (!ret)
+		ret = eng_call(&en->base, j->prov, op, rec, want, before, via, &rec->observed, err);
 	if (!ret && j->kind == CAIRN_KIND_NODE && j->prov && j->prov->ssh_ready &&
 	    cairn_json_str(rec->observed, "ip") && !cairn_json_str(rec->observed, "host_key"))
-		ret = wait_ready(en, j, rec, want, op, err);
+		ret = wait_ready(en, j, rec, want, bastion, op, err);
+	json_decref(via);
+	bastion_free(bastion);
 	if (!ret) {
 		pthread_mutex_lock(&en->mu);
 		remember(en, rec);
@@ -209,7 +232,7 @@ static int run_create(struct engine *en, struct job *j, struct cairn_error *err)
 
 static int run_delete(struct engine *en, struct job *j, struct cairn_error *err)
 {
-	return eng_call(&en->base, j->prov, "delete", j->old, NULL, j->old->observed, NULL, err);
+	return eng_call(&en->base, j->prov, "delete", j->old, NULL, j->old->observed, NULL, NULL, err);
 }
 
 static int run_update(struct engine *en, struct job *j, struct cairn_error *err)

@@ -20,6 +20,7 @@ struct eprov {
 	int64_t base_ms, cap_ms;
 	bool ssh_ready;               /* its new nodes are waited for on SSH */
 	int64_t ready_ms;             /* for at most this long */
+	bool route;                   /* its creates are told how to reach a bastion */
 };
 
 struct eng {
@@ -67,12 +68,14 @@ bool eng_can_update(const struct eprov *p);
  * retryable with back-off), record the outcome and close the intent in one
  * transaction.  rec names the resource (its cairn_id, desired, hash);
  * want is what the provider is given (references resolved); before is the
- * last observed state.  On success of create/update, *observed (may be NULL)
- * receives the new observed state.
+ * last observed state; via, for a node behind a bastion, how to reach the
+ * bastion (eng_ssh_route(), or NULL).  On success of create/update,
+ * *observed (may be NULL) receives the new observed state.
  */
 int eng_call(struct eng *e, struct eprov *p, const char *op,
 	     const struct cairn_resource_record *rec, const json_t *want,
-	     const json_t *before, json_t **observed, struct cairn_error *err);
+	     const json_t *before, const json_t *via, json_t **observed,
+	     struct cairn_error *err);
 /*
  * A write to the store (fn(e, arg, err) inside a transaction), committed
  * together with whatever other threads write at the same moment; returns
@@ -93,6 +96,10 @@ int eng_put_record(struct eng *e, const struct cairn_resource_record *rec, struc
 int eng_stack_key(struct eng *e, struct cairn_error *err);
 /* the address of a node's bastion ("node.NAME"), or NULL; caller frees */
 char *eng_bastion_address(const struct cairn_resource_record *r);
+/* How cairn logs in to a recorded node: {"host", "port", "user", "host_key",
+ * "identity"} (what its provider observed wins over its ssh settings);
+ * NULL when it has no address.  Caller frees (json_decref). */
+json_t *eng_ssh_route(const struct cairn_resource_record *r);
 /* Wait until a new node (observed: what its create returned) accepts the
  * stack's key on SSH, through bastion when not NULL; adds "host_key" and
  * "ready_ms" to observed.  No key: nothing to wait for. */

@@ -232,10 +232,12 @@ static int64_t config_int(const json_t *config, const char *key, int64_t def)
 }
 
 static int open_one(struct eng *e, const char *name, const char *type, const json_t *config,
-		    struct cairn_error *err)
+		    const struct cairn_resource_record *recs, size_t n, struct cairn_error *err)
 {
 	struct cairn_provider_config cfg = { .stack = e->stack, .name = name, .type = type,
 					     .config = config, .state_dir = e->state_dir };
+	json_t *known = NULL;
+	int ret;
 	struct eprov *p;
 
 	if (eng_provider(e, name))
@@ -269,7 +271,29 @@ static int open_one(struct eng *e, const char *name, const char *type, const jso
 		p->ssh_ready = e->key_private != NULL;
 		p->ready_ms = config_int(config, "create_timeout", 300000);
 	}
-	if (cairn_provider_open(&cfg, &p->p, err)) {
+	/* existing machines: the driver logs in itself, and keeps its
+	 * allocations in the records */
+	if (!strcmp(type, "static")) {
+		if (eng_stack_key(e, err)) {
+			cairn_error_context(err, "while opening provider '%s' (type %s)", name, type);
+			return -1;
+		}
+		cfg.ssh_public_key = e->key_public;
+		cfg.ssh_private_key = e->key_private;
+		p->route = true;
+	}
+	known = json_array();
+	for (size_t i = 0; i < n; i++)
+		if (recs[i].provider && !strcmp(recs[i].provider, name) && recs[i].cairn_id)
+			json_array_append_new(known, json_pack("{s:s, s:s, s:s, s:O?}",
+							       "cairn_id", recs[i].cairn_id,
+							       "address", recs[i].address,
+							       "kind", recs[i].kind ? recs[i].kind : "node",
+							       "observed", recs[i].observed));
+	cfg.known = known;
+	ret = cairn_provider_open(&cfg, &p->p, err);
+	json_decref(known);
+	if (ret) {
 		cairn_error_context(err, "while opening provider '%s' (type %s)", name, type);
 		return -1;
 	}
@@ -289,7 +313,7 @@ int eng_open_providers(struct eng *e, const struct cairn_model *m,
 
 		e->state_dir = d ? xstrdup(d) : xasprintf("/tmp/cairn-%ld", (long)getuid());
 	}
-	if (open_one(e, "cairn", "cairn", NULL, err))
+	if (open_one(e, "cairn", "cairn", NULL, NULL, 0, err))
 		return -1;
 	/* plugins registered with cairn provider add win over the search path */
 	{
@@ -318,7 +342,7 @@ int eng_open_providers(struct eng *e, const struct cairn_model *m,
 			for (size_t r = 0; r < m->nres; r++)
 				if (m->res[r].provider && !strcmp(m->res[r].provider, d->name)) {
 					if (open_one(e, d->name, cairn_json_str(d->attrs, "type"),
-						     d->attrs, err))
+						     d->attrs, recs, n, err))
 						goto out;
 					break;
 				}
@@ -337,7 +361,7 @@ int eng_open_providers(struct eng *e, const struct cairn_model *m,
 		provs = json_object_get(design, "providers");
 		cfg = json_object_get(provs, recs[i].provider);
 		if (open_one(e, recs[i].provider, recs[i].type ? recs[i].type : "unknown",
-			     cfg, err))
+			     cfg, recs, n, err))
 			goto out;
 	}
 	ret = 0;
@@ -595,7 +619,8 @@ static int write_outcome(struct eng *e, void *arg, struct cairn_error *err)
 
 int eng_call(struct eng *e, struct eprov *p, const char *op,
 	     const struct cairn_resource_record *rec, const json_t *want,
-	     const json_t *before, json_t **observed, struct cairn_error *err)
+	     const json_t *before, const json_t *via, json_t **observed,
+	     struct cairn_error *err)
 {
 	struct cairn_intent_record in = { .stack = e->stack, .address = rec->address,
 					  .op = (char *)op, .kind = rec->kind, .type = rec->type,
@@ -606,7 +631,7 @@ int eng_call(struct eng *e, struct eprov *p, const char *op,
 	struct cairn_provider_req req = { .stack = e->stack, .address = rec->address,
 					  .kind = kindi < 0 ? CAIRN_KIND_NODE : (enum cairn_kind)kindi,
 					  .cairn_id = rec->cairn_id, .desired = want,
-					  .observed = before };
+					  .observed = before, .via = via };
 	struct intent_write iw = { .in = &in };
 	struct outcome o = { .op = op, .rec = rec };
 	int attempt = 1, ret;

@@ -2,11 +2,7 @@
  * libvirt.c - the "libvirt" driver: networks, storage volumes and domains
  * through the libvirt C API (qemu:///system, qemu+ssh://HOST/system,
  * test:///default).
- *
- * WORK IN PROGRESS (issue 4): networks and volumes work (tried against
- * test:///default); nodes (domains from a kernel + initrd or a disk, the
- * NoCloud seed, image upload, the wait for a DHCP lease) are not written
- * yet.  Not in meson.build and not registered as a driver until they are.
+ * docs/internals/libvirt.md tells the whole of it.
  *
  * Names: everything is named PREFIX + NAME (PREFIX: the provider's `prefix`,
  * else STACK-).  The cairn stamp: a domain carries it in <metadata>, a

@@ -72,7 +72,8 @@ static void ensure_builtins(void)
 	pthread_mutex_lock(&init_lock);
 	if (!running) {
 		running = true;
-		if (cairn_provider_exec_register(&err) < 0 || cairn_provider_libvirt_register(&err) < 0)
+		if (cairn_provider_exec_register(&err) < 0 || cairn_provider_libvirt_register(&err) < 0 ||
+		    cairn_provider_static_register(&err) < 0)
 			BUG("built-in provider driver: %s", err.message);
 		atomic_store_explicit(&done, true, memory_order_release);
 	}

@@ -45,6 +45,12 @@ struct cairn_provider_config {
 	const char *plugin_path;    /* external drivers: the executable */
 	const char *ssh_public_key; /* the stack's key (an authorized_keys line) for
 				     * the nodes to trust; NULL: none */
+	const char *ssh_private_key;/* its private half, for built-in drivers that
+				     * log in to machines themselves (static);
+				     * never handed to a plugin.  NULL: none */
+	const json_t *known;        /* what the state holds of this instance: an
+				     * array of {"cairn_id", "address", "kind",
+				     * "observed"}; NULL: nothing */
 };
 
 /* What one call is about. */
@@ -55,6 +61,9 @@ struct cairn_provider_req {
 	const char *cairn_id;
 	const json_t *desired;      /* create, update; else NULL */
 	const json_t *observed;     /* read, update, delete: the last known, may be NULL */
+	const json_t *via;          /* create of a node behind a bastion: how to reach
+				     * the bastion, {"host", "port", "user",
+				     * "host_key", "identity"}; else NULL */
 };
 
 /* Start talking to the provider; *priv is handed to every later call. */
@@ -114,6 +123,8 @@ const struct cairn_provider_driver *cairn_provider_driver_lookup(const char *typ
 int cairn_provider_exec_register(struct cairn_error *err);
 /* "libvirt" (libvirt.c): domains, networks and volumes. */
 int cairn_provider_libvirt_register(struct cairn_error *err);
+/* "static" (static.c): machines that exist, allocated to nodes. */
+int cairn_provider_static_register(struct cairn_error *err);
 
 /*
  * Where the executable of a plugin type is: a registered path (cairn provider

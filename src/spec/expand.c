@@ -218,6 +218,45 @@ static void check_networks(struct loader *l)
 	free(ok);
 }
 
+/* a static provider's inventory: names and addresses name one machine each */
+static void check_machines(struct loader *l)
+{
+	struct cairn_model *m = l->m;
+
+	for (size_t i = 0; i < m->ndecls; i++) {
+		const struct cairn_decl *d = &m->decls[i];
+		const json_t *ms = json_object_get(d->attrs, "machines"), *a, *b;
+		size_t k, j;
+
+		if (d->kind != CAIRN_KIND_PROVIDER || !json_is_array(ms))
+			continue;
+		json_array_foreach(ms, k, a) {
+			for (j = 0; j < k; j++) {
+				const char *what = NULL;
+				char path[48];
+
+				b = json_array_get(ms, j);
+				if (cairn_json_str(a, "name") && cairn_json_str(b, "name") &&
+				    !strcmp(cairn_json_str(a, "name"), cairn_json_str(b, "name")))
+					what = "name";
+				else if (cairn_json_str(a, "address") && cairn_json_str(b, "address") &&
+					 !strcmp(cairn_json_str(a, "address"), cairn_json_str(b, "address")) &&
+					 json_integer_value(json_object_get(a, "port")) ==
+					 json_integer_value(json_object_get(b, "port")))
+					what = "address";
+				if (!what)
+					continue;
+				snprintf(path, sizeof(path), "machines.%zu.%s", k, what);
+				spec_diag(l, cairn_decl_field_loc(d, path),
+				     "machine %zu of provider '%s' has the %s '%s' of machine %zu", k + 1,
+				     d->name, what, cairn_json_str(a, what), j + 1);
+				spec_hint(l, "each machine of an inventory is listed once");
+				break;
+			}
+		}
+	}
+}
+
 static void check_nodes(struct loader *l)
 {
 	struct cairn_model *m = l->m;
@@ -696,6 +735,7 @@ void spec_check_and_expand(struct loader *l)
 		check_ref(l, &l->refs.v[i]);
 	check_images(l);
 	check_networks(l);
+	check_machines(l);
 	check_nodes(l);
 	build_graph(l, &g);
 	ndecls = l->m->ndecls;

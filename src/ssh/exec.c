@@ -268,18 +268,6 @@ out:
 	return ret;
 }
 
-static void add_quoted(struct cairn_buf *b, const char *s)
-{
-	cairn_buf_addch(b, '\'');
-	for (; *s; s++) {
-		if (*s == '\'')
-			cairn_buf_addstr(b, "'\\''");
-		else
-			cairn_buf_addch(b, *s);
-	}
-	cairn_buf_addch(b, '\'');
-}
-
 static int put_cat(struct cairn_ssh_session *s, const char *path, const void *content, size_t len,
 		   unsigned mode, struct cairn_error *err)
 {
@@ -288,9 +276,9 @@ static int put_cat(struct cairn_ssh_session *s, const char *path, const void *co
 
 	/* umask first: the file never exists with a wider mode than asked */
 	cairn_buf_addstr(&cmd, "umask 077 && cat > ");
-	add_quoted(&cmd, path);
+	cairn_buf_add_sh_quoted(&cmd, path);
 	cairn_buf_addf(&cmd, " && chmod %04o ", mode & 07777);
-	add_quoted(&cmd, path);
+	cairn_buf_add_sh_quoted(&cmd, path);
 	cairn_buf_init(&errout, 64 * 1024);
 	if (cairn_ssh_run(s, cmd.s, content, len, NULL, &errout, &status, PUT_TIMEOUT_MS, err) < 0)
 		goto out;

@@ -2,7 +2,11 @@
  * keys.c - ed25519 key pairs, private key import, public key lines and
  * their fingerprints, all through libssh's pki functions and all in memory.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
@@ -148,6 +152,60 @@ void cairn_ssh_key_free(struct cairn_ssh_key *key)
 		return;
 	ssh_key_free(key->key);   /* libssh clears the key's memory */
 	free(key);
+}
+
+int cairn_ssh_key_file_read(const char *path, char **text, struct cairn_error *err)
+{
+	struct cairn_ssh_key *k;
+	struct stat sb;
+	char *buf;
+	ssize_t got;
+	int fd;
+
+	*text = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return cairn_error_set(err, CAIRN_E_INVALID, "cannot read the key file '%s': %s",
+				       path, strerror(errno));
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || sb.st_size > 64 * 1024) {
+		close(fd);
+		return cairn_error_set(err, CAIRN_E_INVALID, "the key file '%s' is not a regular file of at most 64 KiB",
+				       path);
+	}
+	if (sb.st_mode & 077) {
+		close(fd);
+		return cairn_error_set(err, CAIRN_E_INVALID,
+				       "the key file '%s' is open to others (mode %04o): a private key must be readable by its owner only (chmod 600)",
+				       path, (unsigned)(sb.st_mode & 07777));
+	}
+	buf = sodium_init() < 0 ? NULL : sodium_malloc((size_t)sb.st_size + 1);
+	if (!buf)
+		abort();
+	got = read(fd, buf, (size_t)sb.st_size);
+	close(fd);
+	if (got != sb.st_size) {
+		sodium_free(buf);
+		return cairn_error_set(err, CAIRN_E_INVALID, "cannot read the key file '%s'", path);
+	}
+	buf[got] = '\0';
+	k = cairn_ssh_key_import(buf, err);
+	if (!k) {
+		sodium_free(buf);
+		cairn_error_context(err, "in the key file '%s'", path);
+		return -1;
+	}
+	cairn_ssh_key_free(k);
+	*text = xstrdup(buf);
+	sodium_free(buf);
+	return 0;
+}
+
+void cairn_ssh_key_text_free(char *text)
+{
+	if (text) {
+		sodium_memzero(text, strlen(text));
+		free(text);
+	}
 }
 
 ssh_key cairn_ssh_key_handle(const struct cairn_ssh_key *key)

@@ -46,6 +46,17 @@ void cairn_ssh_keypair_release(struct cairn_ssh_keypair *kp);
 struct cairn_ssh_key *cairn_ssh_key_import(const char *text, struct cairn_error *err);
 void cairn_ssh_key_free(struct cairn_ssh_key *key);
 
+/*
+ * Read a private key file (an identity: `ssh -i`) into *text, checked as
+ * cairn_ssh_key_import() checks it.  Refused, as OpenSSH refuses it, when
+ * the group or others may read it or it is not a regular file
+ * (CAIRN_E_INVALID, with the chmod to run as a hint); the message names the
+ * file and never quotes it.  *text is the caller's: cairn_ssh_key_text_free()
+ * zeroes it before freeing.
+ */
+int cairn_ssh_key_file_read(const char *path, char **text, struct cairn_error *err);
+void cairn_ssh_key_text_free(char *text);
+
 /* The public half as an authorized_keys line ("ssh-ed25519 AAAA... comment"). */
 char *cairn_ssh_key_public_line(const struct cairn_ssh_key *key, const char *comment);
 

@@ -181,3 +181,12 @@ int cairn_buf_read_file(struct cairn_buf *b, const char *path, size_t max,
 		close(fd);
 	return 0;
 }
+
+int cairn_buf_add_sh_quoted(struct cairn_buf *b, const char *s)
+{
+	int r = cairn_buf_addch(b, '\'');
+
+	for (; *s && !r; s++)
+		r = *s == '\'' ? cairn_buf_addstr(b, "'\\''") : cairn_buf_addch(b, *s);
+	return r ? r : cairn_buf_addch(b, '\'');
+}

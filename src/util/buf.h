@@ -43,6 +43,9 @@ int cairn_buf_addf(struct cairn_buf *b, const char *fmt, ...)
 int cairn_buf_vaddf(struct cairn_buf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
+/* Append s as one word for sh: in single quotes, a ' as '\''. */
+int cairn_buf_add_sh_quoted(struct cairn_buf *b, const char *s);
+
 /*
  * Read a whole file (path "-" is standard input) into b, refusing more than
  * max bytes.  On failure sets err with a one-line message naming the file.

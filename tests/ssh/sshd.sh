@@ -42,7 +42,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 n=0; failed=0
 ok() { n=$((n+1)); echo "ok $n - $1"; }

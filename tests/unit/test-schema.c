@@ -284,8 +284,11 @@ static void test_fields(void **state)
 	assert_string_equal(cairn_schema_field(CAIRN_KIND_VOLUME, lv, "format")->def, "qcow2");
 	assert_true(cairn_schema_field(CAIRN_KIND_NETWORK, lv, "cidr")->flags & CAIRN_FF_REQUIRED);
 
-	f = cairn_schema_field(CAIRN_KIND_PROVIDER, st, "hosts");
-	assert_int_equal(f->type, CAIRN_FT_MAP);
+	f = cairn_schema_field(CAIRN_KIND_PROVIDER, st, "machines");
+	assert_int_equal(f->type, CAIRN_FT_LIST);
+	assert_true(cairn_field_find(f->elem->fields, "name")->flags & CAIRN_FF_REQUIRED);
+	assert_int_equal(cairn_field_find(f->elem->fields, "identity")->type, CAIRN_FT_PATH);
+	assert_int_equal(cairn_field_find(f->elem->fields, "port")->type, CAIRN_FT_PORT);
 	assert_int_equal(f->elem->type, CAIRN_FT_OBJECT);
 	f = cairn_field_find(f->elem->fields, "ipmi");
 	assert_non_null(f);
@@ -398,8 +401,8 @@ static void test_explain_others(void **state)
 	text = explain_text(cairn_schema_lookup("static"), 0);
 	assert_contains(text, "serves: nodes\n");
 	assert_null(strstr(text, "networks.NAME"));
-	line = line_starting(text, "  hosts ");
-	assert_contains(line, "map of objects");
+	line = line_starting(text, "  machines ");
+	assert_contains(line, "list of objects");
 	free(line);
 	line = line_starting(text, "      password ");
 	assert_contains(line, "sensitive");
@@ -534,7 +537,7 @@ static void test_explain_json(void **state)
 	json_decref(j);
 
 	j = cairn_schema_explain_json(cairn_schema_lookup("static"));
-	f = json_field(json_object_get(j, "provider"), "hosts");
+	f = json_field(json_object_get(j, "provider"), "machines");
 	sub = json_object_get(json_object_get(f, "element"), "fields");
 	sub = json_object_get(json_field(sub, "ipmi"), "fields");
 	assert_true(json_is_true(json_object_get(json_field(sub, "password"), "sensitive")));
