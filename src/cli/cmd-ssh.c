@@ -1,7 +1,8 @@
 /*
  * cmd-ssh.c - `cairn ssh STACK NODE [-- COMMAND...]`: a shell on a node, or
  * one command, as cairn reaches it (the stack's key, its bastion, the host
- * key pinned when the node was created).
+ * key pinned when the node was created); `cairn ssh-key STACK`: the stack's
+ * public key, to install on machines cairn did not make.
  */
 #include "util/common.h"
 
@@ -11,6 +12,7 @@
 #include "cli/cli.h"
 #include "engine/engine.h"
 #include "ssh/ssh.h"
+#include "util/units.h"
 
 static char *join(int argc, char **argv)
 {
@@ -66,6 +68,48 @@ out:
 	cairn_ssh_close(s);
 	free(kek);
 	free(command);
+	cairn_error_release(&err);
+	return status;
+}
+
+int cmd_ssh_key(struct cairn_cli *cli, int argc, char **argv)
+{
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	struct cairn_store *st;
+	char *kek = NULL, *priv = NULL, *pub = NULL;
+	int status = cli_operands(cli, argc, argv, 1, 1, "ssh-key needs a stack");
+
+	if (status >= 0)
+		return status;
+	status = CLI_EXIT_FAIL;
+	st = cli_store(cli, &err);
+	if (!st)
+		goto out;
+	kek = cli_kek_path(cli);
+	/* a stack not applied yet gets its (empty) place in the state now */
+	{
+		struct cairn_stack_record rec = { 0 };
+		const char *why = NULL;
+
+		if (!cairn_name_valid(argv[optind], &why)) {
+			status = cli_fail(cli, CAIRN_E_INVALID, "'%s' is not a stack name: %s", argv[optind],
+					  why ? why : "invalid");
+			goto out;
+		}
+		if (cairn_store_stack_ensure(st, argv[optind], &rec, &err))
+			goto out;
+		cairn_stack_record_release(&rec);
+	}
+	if (cairn_engine_stack_key(st, kek, argv[optind], true, &priv, &pub, &err))
+		goto out;
+	printf("%s\n", pub);
+	status = CLI_EXIT_OK;
+out:
+	if (cairn_error_isset(&err))
+		status = cli_error(cli, &err, NULL);
+	cairn_engine_key_free(priv);
+	free(pub);
+	free(kek);
 	cairn_error_release(&err);
 	return status;
 }

@@ -166,6 +166,41 @@ const struct cairn_cmd cairn_commands[] = {
 		.flags = CMD_NEEDS_STATE | CMD_READONLY_STATE | CMD_NO_TIMING,
 	},
 	{
+		.name = "ssh-key",
+		.fn = cmd_ssh_key,
+		.usage = "ssh-key STACK",
+		.summary = "print the stack's SSH public key, making the key pair if needed",
+		.description =
+			"Print the public half of the key pair cairn logs in to the nodes of\n"
+			"STACK with (an authorized_keys line), generating the pair first when\n"
+			"the stack has none yet, as apply would (a stack not applied yet is\n"
+			"added to the state, empty): install it on the machines of\n"
+			"a static provider that give no identity.  The private half stays in\n"
+			"the state, sealed, and is never printed.",
+		.flags = CMD_NEEDS_STATE | CMD_NO_TIMING,
+	},
+	{
+		.name = "inventory",
+		.fn = cmd_inventory,
+		.usage = "inventory [--format table|json|csv|ansible|known_hosts] [--ansible] [--query EXPR] (STACK | --all)",
+		.summary = "list a stack's nodes, or print them as an Ansible inventory",
+		.description =
+			"List the nodes of STACK as the state knows them: name, address,\n"
+			"state, pool, IP address, provider and labels (--json or --format\n"
+			"json, csv: every field).  --ansible prints a dynamic inventory\n"
+			"(JSON with _meta.hostvars: groups from pools, labels as KEY_VALUE\n"
+			"and the groups of ansible steps; nodes behind a bastion reached\n"
+			"through it; host keys checked against cairn's pins), for a script\n"
+			"that ansible-inventory -i runs.  --format known_hosts prints those\n"
+			"pins.  --all lists every stack's nodes; --query keeps those EXPR\n"
+			"selects: KEY=VALUE and KEY!=VALUE terms joined by 'and' and 'or'\n"
+			"(KEY: stack, name, address, provider, type, state, pool, ip,\n"
+			"machine, labels.KEY), e.g. 'pool=web and state=ready'.  Answered\n"
+			"from the state: no provider is asked.",
+		.options = cli_inventory_options,
+		.flags = CMD_NEEDS_STATE | CMD_READONLY_STATE | CMD_NO_TIMING,
+	},
+	{
 		.name = "image",
 		.fn = cmd_image,
 		.usage = "image COMMAND [ARGS]",

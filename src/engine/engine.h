@@ -122,6 +122,31 @@ void cairn_engine_key_free(char *private_pem);
  * node is a node's name ("web-0") or address ("node.web[0]").
  */
 struct cairn_ssh_session;
+/*
+ * The inventory, from a stack's records (inventory.c): a row per node
+ * ({name, address, provider, type, state, pool, labels, ip, machine}); an
+ * Ansible dynamic inventory ({GROUP: {hosts}, all, _meta: {hostvars}}:
+ * groups from pools, labels (KEY_VALUE) and the groups of ansible steps;
+ * host vars ansible_host, _port, _user, _ssh_private_key_file and
+ * _ssh_common_args, which reach a node through its bastion and check host
+ * keys against the pins with known_hosts_cmd, a KnownHostsCommand, when not
+ * NULL); known_hosts lines of the pinned host keys.  Callers free.
+ */
+json_t *cairn_engine_inventory_rows(const char *stack, const struct cairn_resource_record *recs,
+				    size_t n);
+/*
+ * The rows that expr selects: KEY=VALUE or KEY!=VALUE terms (KEY: stack,
+ * name, address, provider, type, state, pool, ip, machine, or labels.KEY;
+ * a VALUE with blanks in quotes) joined by "and" and "or", "and" binding
+ * tighter.  *out is a new array of the same row objects.  CAIRN_E_INVALID,
+ * saying what is wrong, for an expression that does not parse.
+ */
+int cairn_engine_inventory_query(const json_t *rows, const char *expr, json_t **out,
+				 struct cairn_error *err);
+json_t *cairn_engine_inventory_ansible(const struct cairn_resource_record *recs, size_t n,
+				       const char *known_hosts_cmd);
+char *cairn_engine_known_hosts(const struct cairn_resource_record *recs, size_t n);
+
 int cairn_engine_ssh_open(struct cairn_store *st, const char *kek_path, const char *stack,
 			  const char *node, struct cairn_ssh_session **out, struct cairn_error *err);
 
