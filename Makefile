@@ -53,6 +53,7 @@ bench: all
 		exit 1; \
 	fi
 	bench/apply-scale $(BUILD)/cairn $(BUILD)/tests/plugins/cairn-provider-test
+	bench/inventory $(BUILD)/cairn $(BUILD)/tests/plugins/cairn-provider-test
 
 install: all
 	$(MESON) install -C $(BUILD)

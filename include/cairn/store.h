@@ -130,6 +130,15 @@ void cairn_resource_record_list_free(struct cairn_resource_record *v, size_t n);
 int cairn_store_resource_list(struct cairn_store *st, const char *stack,
 			      struct cairn_resource_record **out, size_t *n,
 			      struct cairn_error *err);
+/*
+ * The same records one at a time, in the same order, without holding them
+ * all: fn(ud, rec) for each (rec is the store's, valid during the call); fn
+ * returns 0 to go on, -1 (with err set) to stop, and that is returned.
+ */
+typedef int cairn_store_resource_fn(void *ud, const struct cairn_resource_record *rec,
+				    struct cairn_error *err);
+int cairn_store_resource_each(struct cairn_store *st, const char *stack,
+			      cairn_store_resource_fn *fn, void *ud, struct cairn_error *err);
 int cairn_store_resource_get(struct cairn_store *st, const char *stack,
 			     const char *address, struct cairn_resource_record *out,
 			     struct cairn_error *err);

@@ -84,43 +84,65 @@ static char *known_hosts_command(struct cairn_cli *cli, const char *stack)
 	return cairn_buf_detach(&out, NULL);
 }
 
-/* the rows of one stack, appended to rows */
-static int stack_rows(struct cairn_store *st, const char *stack, json_t *rows, struct cairn_error *err)
-{
-	struct cairn_resource_record *recs = NULL;
-	size_t n = 0;
-	json_t *some;
+static const char *const csv_cols[] = { "stack", "name", "address", "provider", "type",
+					 "state", "pool", "ip", "machine", NULL };
 
-	if (cairn_store_resource_list(st, stack, &recs, &n, err))
-		return -1;
-	some = cairn_engine_inventory_rows(stack, recs, n);
-	json_array_extend(rows, some);
-	json_decref(some);
-	cairn_resource_record_list_free(recs, n);
+static void csv_row(const json_t *row)
+{
+	char *l = labels_text(json_object_get(row, "labels"));
+
+	for (size_t c = 0; csv_cols[c]; c++)
+		csv_field(cairn_json_str(row, csv_cols[c]), false);
+	csv_field(l, true);
+	free(l);
+}
+
+struct collect {
+	const char *stack;
+	const struct cairn_inventory_query *q;   /* NULL: every node */
+	const char *format;
+	json_t *rows;                           /* table: the rows, for the widths */
+	size_t printed;                         /* json, csv: rows printed as they come */
+};
+
+/* one record: its row, when the query selects it, printed (json, csv) or kept (table) */
+static int collect_one(void *ud, const struct cairn_resource_record *r, struct cairn_error *err)
+{
+	struct collect *c = ud;
+	json_t *row = cairn_engine_inventory_row(c->stack, r);
+
+	(void)err;
+	if (!row || (c->q && !cairn_engine_query_match(c->q, row))) {
+		json_decref(row);
+		return 0;
+	}
+	if (!strcmp(c->format, "json")) {
+		fputs(c->printed ? ",\n  " : "[\n  ", stdout);
+		json_dumpf(row, stdout, JSON_COMPACT);
+	} else if (!strcmp(c->format, "csv")) {
+		csv_row(row);
+	} else {
+		json_array_append(c->rows, row);
+	}
+	c->printed++;
+	json_decref(row);
 	return 0;
 }
 
-static void print_rows(const struct cairn_cli *cli, const json_t *rows, const char *format, bool all)
+/* the rows of one stack that q selects; the records are read one at a
+ * time, and only the table keeps its rows */
+static int stack_rows(struct cairn_store *st, struct collect *c, const char *stack, struct cairn_error *err)
+{
+	c->stack = stack;
+	return cairn_store_resource_each(st, stack, collect_one, c, err);
+}
+
+static void print_table(const struct cairn_cli *cli, const json_t *rows, bool all)
 {
 	size_t i;
 	json_t *row;
 
-	if (!strcmp(format, "json")) {
-		json_dumpf(rows, stdout, JSON_INDENT(2));
-		putchar('\n');
-	} else if (!strcmp(format, "csv")) {
-		puts("stack,name,address,provider,type,state,pool,ip,machine,labels");
-		json_array_foreach(rows, i, row) {
-			char *l = labels_text(json_object_get(row, "labels"));
-			static const char *const cols[] = { "stack", "name", "address", "provider", "type",
-							    "state", "pool", "ip", "machine", NULL };
-
-			for (size_t c = 0; cols[c]; c++)
-				csv_field(cairn_json_str(row, cols[c]), false);
-			csv_field(l, true);
-			free(l);
-		}
-	} else if (!json_array_size(rows)) {
+	if (!json_array_size(rows)) {
 		if (!cli->quiet)
 			fprintf(stderr, "cairn: no nodes\n");
 	} else {
@@ -159,7 +181,9 @@ int cmd_inventory(struct cairn_cli *cli, int argc, char **argv)
 	struct cairn_store *st;
 	const char *format = NULL, *stack = NULL, *query = NULL;
 	size_t n = 0, nstacks = 0, i;
-	json_t *rows = NULL, *picked = NULL;
+	json_t *rows = NULL;
+	struct cairn_inventory_query *q = NULL;
+	struct collect coll = { 0 };
 	bool all = false;
 	int c, status = CLI_EXIT_FAIL;
 
@@ -187,6 +211,8 @@ int cmd_inventory(struct cairn_cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "unknown format '%s' (table, json, csv, ansible, known_hosts)", format);
 	if ((all || query) && (!strcmp(format, "ansible") || !strcmp(format, "known_hosts")))
 		return cli_usage_error(cli, "--format %s is for one whole stack: no --all, no --query", format);
+	if (query && cairn_engine_query_compile(query, &q, &err))
+		goto out;
 	st = cli_store(cli, &err);
 	if (!st)
 		goto out;
@@ -223,28 +249,30 @@ int cmd_inventory(struct cairn_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	rows = json_array();
+	coll.q = q;
+	coll.format = format;
+	coll.rows = rows;
+	if (!strcmp(format, "csv"))
+		puts("stack,name,address,provider,type,state,pool,ip,machine,labels");
 	if (all) {
 		if (cairn_store_stack_list(st, &stacks, &nstacks, &err))
 			goto out;
 		for (i = 0; i < nstacks; i++)
-			if (stack_rows(st, stacks[i].name, rows, &err))
+			if (stack_rows(st, &coll, stacks[i].name, &err))
 				goto out;
-	} else if (stack_rows(st, stack, rows, &err)) {
+	} else if (stack_rows(st, &coll, stack, &err)) {
 		goto out;
 	}
-	if (query) {
-		if (cairn_engine_inventory_query(rows, query, &picked, &err))
-			goto out;
-	} else {
-		picked = json_incref(rows);
-	}
-	print_rows(cli, picked, format, all);
+	if (!strcmp(format, "json"))
+		fputs(coll.printed ? "\n]\n" : "[]\n", stdout);
+	else if (!strcmp(format, "table"))
+		print_table(cli, rows, all);
 	status = CLI_EXIT_OK;
 out:
 	if (cairn_error_isset(&err))
 		status = cli_error(cli, &err, NULL);
 	json_decref(rows);
-	json_decref(picked);
+	cairn_engine_query_free(q);
 	cairn_stack_record_list_free(stacks, nstacks);
 	cairn_resource_record_list_free(recs, n);
 	cairn_stack_record_release(&s);

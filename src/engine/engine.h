@@ -134,6 +134,8 @@ struct cairn_ssh_session;
  */
 json_t *cairn_engine_inventory_rows(const char *stack, const struct cairn_resource_record *recs,
 				    size_t n);
+/* The row of one record, or NULL when it is not a node. */
+json_t *cairn_engine_inventory_row(const char *stack, const struct cairn_resource_record *r);
 /*
  * The rows that expr selects: KEY=VALUE or KEY!=VALUE terms (KEY: stack,
  * name, address, provider, type, state, pool, ip, machine, or labels.KEY;
@@ -143,6 +145,12 @@ json_t *cairn_engine_inventory_rows(const char *stack, const struct cairn_resour
  */
 int cairn_engine_inventory_query(const json_t *rows, const char *expr, json_t **out,
 				 struct cairn_error *err);
+/* The same, compiled once and matched row by row. */
+struct cairn_inventory_query;
+int cairn_engine_query_compile(const char *expr, struct cairn_inventory_query **q,
+			       struct cairn_error *err);
+bool cairn_engine_query_match(const struct cairn_inventory_query *q, const json_t *row);
+void cairn_engine_query_free(struct cairn_inventory_query *q);
 json_t *cairn_engine_inventory_ansible(const struct cairn_resource_record *recs, size_t n,
 				       const char *known_hosts_cmd);
 char *cairn_engine_known_hosts(const struct cairn_resource_record *recs, size_t n);

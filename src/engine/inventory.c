@@ -20,6 +20,7 @@
 #include "engine/engine-priv.h"
 #include "util/buf.h"
 #include "util/jsonutil.h"
+#include "util/strmap.h"
 
 /* the node records of recs, each once (not the pools, networks...) */
 static bool is_node(const struct cairn_resource_record *r)
@@ -46,16 +47,13 @@ static json_t *labels_of(const struct cairn_resource_record *r)
 	return l;
 }
 
-json_t *cairn_engine_inventory_rows(const char *stack, const struct cairn_resource_record *recs, size_t n)
+json_t *cairn_engine_inventory_row(const char *stack, const struct cairn_resource_record *r)
 {
-	json_t *rows = json_array();
+	json_t *route, *row, *labels;
 
-	for (size_t i = 0; i < n; i++) {
-		const struct cairn_resource_record *r = &recs[i];
-		json_t *route, *row, *labels;
-
-		if (!is_node(r))
-			continue;
+	if (!is_node(r))
+		return NULL;
+	{
 		route = eng_ssh_route(r);
 		labels = labels_of(r);
 		row = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s, s:s?, s:o, s:O?}",
@@ -68,8 +66,17 @@ json_t *cairn_engine_inventory_rows(const char *stack, const struct cairn_resour
 		if (cairn_json_str(r->observed, "machine"))
 			json_object_set_new(row, "machine", json_string(cairn_json_str(r->observed, "machine")));
 		json_decref(route);
-		json_array_append_new(rows, row);
 	}
+	return row;
+}
+
+json_t *cairn_engine_inventory_rows(const char *stack, const struct cairn_resource_record *recs, size_t n)
+{
+	json_t *rows = json_array(), *row;
+
+	for (size_t i = 0; i < n; i++)
+		if ((row = cairn_engine_inventory_row(stack, &recs[i])))
+			json_array_append_new(rows, row);
 	return rows;
 }
 
@@ -92,18 +99,17 @@ static char *group_name(const char *a, const char *b)
 
 static void join_group(json_t *inv, const char *group, const char *host)
 {
-	json_t *g = json_object_get(inv, group), *hosts;
-	size_t i;
-	json_t *h;
+	json_t *g = json_object_get(inv, group), *hosts, *h;
 
 	if (!g) {
 		g = json_pack("{s:[]}", "hosts");
 		json_object_set_new(inv, group, g);
 	}
 	hosts = json_object_get(g, "hosts");
-	json_array_foreach(hosts, i, h)
-		if (!strcmp(json_string_value(h), host))
-			return;
+	/* a host joins all its groups before the next host: a repeat is last */
+	h = json_array_get(hosts, json_array_size(hosts) - 1);
+	if (h && !strcmp(json_string_value(h), host))
+		return;
 	json_array_append_new(hosts, json_string(host));
 }
 
@@ -121,20 +127,14 @@ static void add_pins(struct cairn_buf *b, const char *known_hosts_cmd)
 	}
 }
 
-static const struct cairn_resource_record *find_addr(const struct cairn_resource_record *recs, size_t n,
-						     const char *address)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(recs[i].address, address))
-			return &recs[i];
-	return NULL;
-}
-
 json_t *cairn_engine_inventory_ansible(const struct cairn_resource_record *recs, size_t n,
 				       const char *known_hosts_cmd)
 {
 	json_t *inv = json_object(), *hostvars = json_object(), *all = json_pack("{s:[]}", "hosts");
+	struct cairn_strmap by_addr = CAIRN_STRMAP_INIT;
 
+	for (size_t i = 0; i < n; i++)
+		cairn_strmap_put(&by_addr, recs[i].address, (void *)&recs[i]);
 	for (size_t i = 0; i < n; i++) {
 		const struct cairn_resource_record *r = &recs[i];
 		const char *name = node_name(r), *pool = cairn_json_str(r->desired, "pool"), *k;
@@ -160,7 +160,7 @@ json_t *cairn_engine_inventory_ansible(const struct cairn_resource_record *recs,
 		add_pins(&args, known_hosts_cmd);
 		baddr = eng_bastion_address(r);
 		if (baddr) {
-			const struct cairn_resource_record *b = find_addr(recs, n, baddr);
+			const struct cairn_resource_record *b = cairn_strmap_get(&by_addr, baddr);
 			json_t *broute = b ? eng_ssh_route(b) : NULL;
 
 			if (broute) {
@@ -217,6 +217,7 @@ json_t *cairn_engine_inventory_ansible(const struct cairn_resource_record *recs,
 		}
 		json_decref(route);
 	}
+	cairn_strmap_release(&by_addr);
 	json_object_set_new(inv, "all", all);
 	json_object_set_new(inv, "_meta", json_pack("{s:o}", "hostvars", hostvars));
 	return inv;
@@ -299,15 +300,41 @@ static bool term_holds(const struct term *t, const json_t *row)
 	return t->negate ? !eq : eq;
 }
 
-int cairn_engine_inventory_query(const json_t *rows, const char *expr, json_t **out,
-				 struct cairn_error *err)
+struct cairn_inventory_query {
+	struct term *t;
+	bool *or_before;           /* term i starts a new "or" branch */
+	size_t n;
+};
+
+void cairn_engine_query_free(struct cairn_inventory_query *q)
 {
-	/* terms in order; or_before[i]: term i starts a new "or" branch */
-	struct term *t = NULL;
-	bool *or_before = NULL;
-	size_t n = 0, alloc = 0, alloc2 = 0, i;
+	if (q) {
+		terms_free(q->t, q->n);
+		free(q->or_before);
+		free(q);
+	}
+}
+
+bool cairn_engine_query_match(const struct cairn_inventory_query *q, const json_t *row)
+{
+	bool any = false, all = true;
+
+	for (size_t k = 0; k < q->n && !any; k++) {
+		if (q->or_before[k]) {
+			any = all;
+			all = true;
+		}
+		all = all && term_holds(&q->t[k], row);
+	}
+	return any || all;
+}
+
+int cairn_engine_query_compile(const char *expr, struct cairn_inventory_query **out,
+			       struct cairn_error *err)
+{
+	struct cairn_inventory_query *q = xcalloc(1, sizeof(*q));
+	size_t alloc = 0, alloc2 = 0;
 	const char *p = expr;
-	const json_t *row;
 
 	*out = NULL;
 	for (;;) {
@@ -316,7 +343,7 @@ int cairn_engine_inventory_query(const json_t *rows, const char *expr, json_t **
 		bool is_or = false;
 		size_t k;
 
-		if (n) {
+		if (q->n) {
 			conj = word(&p, false);
 			if (!conj)
 				break;
@@ -331,7 +358,7 @@ int cairn_engine_inventory_query(const json_t *rows, const char *expr, json_t **
 		}
 		cur.key = word(&p, true);
 		if (!cur.key) {
-			cairn_error_set(err, CAIRN_E_INVALID, n ? "query: a term must follow 'and' / 'or'" :
+			cairn_error_set(err, CAIRN_E_INVALID, q->n ? "query: a term must follow 'and' / 'or'" :
 					"query: empty; write KEY=VALUE terms joined by 'and' or 'or'");
 			goto fail;
 		}
@@ -360,31 +387,33 @@ int cairn_engine_inventory_query(const json_t *rows, const char *expr, json_t **
 			free(cur.key);
 			goto fail;
 		}
-		ALLOC_GROW(t, n + 1, alloc);
-		ALLOC_GROW(or_before, n + 1, alloc2);
-		t[n] = cur;
-		or_before[n] = is_or;
-		n++;
+		ALLOC_GROW(q->t, q->n + 1, alloc);
+		ALLOC_GROW(q->or_before, q->n + 1, alloc2);
+		q->t[q->n] = cur;
+		q->or_before[q->n] = is_or;
+		q->n++;
 	}
-	*out = json_array();
-	json_array_foreach(rows, i, row) {
-		bool any = false, all = true;
-
-		for (size_t k = 0; k < n && !any; k++) {
-			if (or_before[k]) {
-				any = all;
-				all = true;
-			}
-			all = all && term_holds(&t[k], row);
-		}
-		if (any || all)
-			json_array_append((json_t *)*out, (json_t *)row);
-	}
-	terms_free(t, n);
-	free(or_before);
+	*out = q;
 	return 0;
 fail:
-	terms_free(t, n);
-	free(or_before);
+	cairn_engine_query_free(q);
 	return -1;
+}
+
+int cairn_engine_inventory_query(const json_t *rows, const char *expr, json_t **out,
+				 struct cairn_error *err)
+{
+	struct cairn_inventory_query *q;
+	const json_t *row;
+	size_t i;
+
+	*out = NULL;
+	if (cairn_engine_query_compile(expr, &q, err))
+		return -1;
+	*out = json_array();
+	json_array_foreach(rows, i, row)
+		if (cairn_engine_query_match(q, row))
+			json_array_append((json_t *)*out, (json_t *)row);
+	cairn_engine_query_free(q);
+	return 0;
 }

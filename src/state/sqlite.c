@@ -1315,6 +1315,29 @@ static int sqlite_resource_list(struct cairn_store *st, const char *stack,
 	return 0;
 }
 
+static int sqlite_resource_each(struct cairn_store *st, const char *stack,
+				cairn_store_resource_fn *fn, void *ud, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = stmt(s, ST_RESOURCE_LIST, stack, NULL, err);
+	int rc;
+
+	if (!q)
+		return -1;
+	while ((rc = step(s, q, err)) > 0) {
+		struct cairn_resource_record r = { 0 };
+
+		rc = read_resource(s, q, &r, err);
+		if (!rc)
+			rc = fn(ud, &r, err);
+		cairn_resource_record_release(&r);
+		if (rc < 0)
+			break;
+	}
+	stmt_done(q);
+	return rc < 0 ? -1 : 0;
+}
+
 static int sqlite_resource_get(struct cairn_store *st, const char *stack,
 			       const char *address,
 			       struct cairn_resource_record *out,
@@ -2272,6 +2295,7 @@ const struct cairn_store_backend cairn_store_backend_sqlite = {
 	.design_restore = sqlite_design_restore,
 
 	.resource_list = sqlite_resource_list,
+	.resource_each = sqlite_resource_each,
 	.resource_get = sqlite_resource_get,
 	.resource_put = sqlite_resource_put,
 	.resource_delete = sqlite_resource_delete,

@@ -138,6 +138,10 @@ typedef int cairn_store_design_restore_fn(struct cairn_store *st,
 typedef int cairn_store_resource_list_fn(struct cairn_store *st, const char *stack,
 					 struct cairn_resource_record **out,
 					 size_t *n, struct cairn_error *err);
+/* Optional: without it, store.c walks resource_list()'s array. */
+typedef int cairn_store_resource_each_fn(struct cairn_store *st, const char *stack,
+					 cairn_store_resource_fn *fn, void *ud,
+					 struct cairn_error *err);
 typedef int cairn_store_resource_get_fn(struct cairn_store *st, const char *stack,
 					const char *address,
 					struct cairn_resource_record *out,
@@ -325,6 +329,7 @@ struct cairn_store_backend {
 	cairn_store_design_restore_fn *design_restore;
 
 	cairn_store_resource_list_fn *resource_list;
+	cairn_store_resource_each_fn *resource_each;   /* optional */
 	cairn_store_resource_get_fn *resource_get;
 	cairn_store_resource_put_fn *resource_put;
 	cairn_store_resource_delete_fn *resource_delete;

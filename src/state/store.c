@@ -365,6 +365,25 @@ int cairn_store_resource_list(struct cairn_store *st, const char *stack,
 	return st->be->resource_list(st, stack, out, n, err);
 }
 
+int cairn_store_resource_each(struct cairn_store *st, const char *stack,
+			      cairn_store_resource_fn *fn, void *ud, struct cairn_error *err)
+{
+	struct cairn_resource_record *v = NULL;
+	size_t n = 0;
+	int ret = 0;
+
+	if (check_name("stack", stack, err) < 0)
+		return -1;
+	if (st->be->resource_each)
+		return st->be->resource_each(st, stack, fn, ud, err);
+	if (st->be->resource_list(st, stack, &v, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = fn(ud, &v[i], err);
+	cairn_resource_record_list_free(v, n);
+	return ret;
+}
+
 int cairn_store_resource_get(struct cairn_store *st, const char *stack,
 			     const char *address, struct cairn_resource_record *out,
 			     struct cairn_error *err)
