@@ -27,7 +27,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <stdatomic.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
@@ -575,13 +575,164 @@ static void proc_free(struct proc *p)
 	free(p);
 }
 
+/* ---- starting plugins --------------------------------------------------------
+ *
+ * A plugin must not outlive cairn.  A call in flight when cairn is killed
+ * would otherwise go on in the orphaned plugin while the next run's recovery
+ * asks a new plugin about the same cairn id, finds nothing yet, forgets the
+ * intent, and the old plugin then makes the object: an orphan (seen under
+ * load in the crash tests).  So every plugin gets PR_SET_PDEATHSIG SIGKILL:
+ * the kernel kills it as cairn dies, before cairn's parent can even reap
+ * cairn, and a killed plugin does nothing more than finish the system call
+ * it is in.
+ *
+ * The "parent" of the death signal is the *thread* that forked, not the
+ * process: a plugin forked by a worker thread would be killed when that
+ * worker ends.  So all plugins are forked by one thread that lives as long
+ * as the process, the spawner, which takes one request at a time.  fork()
+ * is used instead of posix_spawn() because only the child can ask for the
+ * death signal; between fork and exec it makes only async-signal-safe calls.
+ */
+
+struct spawn_req {
+	const char *path;
+	char *const *argv;
+	int fd0, fd1, fd2;
+	pid_t pid;
+	int error;                  /* errno of fork or exec; 0: started */
+	bool done;
+};
+
+static pthread_once_t spawner_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t spawner_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t spawner_cond = PTHREAD_COND_INITIALIZER;
+static struct spawn_req *spawner_req;      /* the one being asked for, under spawner_mu */
+
+static void spawn_in_child(const struct spawn_req *r, pid_t parent, int report_fd)
+{
+	struct sigaction dfl;
+	sigset_t none;
+	int e;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		goto fail;   /* cairn is gone already */
+	/* its own process group: Ctrl-C is cairn's to handle */
+	setpgid(0, 0);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (dup2(r->fd0, 0) < 0 || dup2(r->fd1, 1) < 0 || dup2(r->fd2, 2) < 0)
+		goto fail;
+	/* nothing else of cairn's is inherited (report_fd closes on exec) */
+	if (report_fd > 3)
+		close_range(3, (unsigned)report_fd - 1, 0);
+	close_range((unsigned)report_fd + 1, ~0U, 0);
+	execve(r->path, r->argv, environ);
+fail:
+	e = errno;
+	if (write(report_fd, &e, sizeof(e)) < 0) {
+		/* nothing more to do: the parent sees EOF and an exit status */
+	}
+	_exit(127);
+}
+
+static void spawn_one(struct spawn_req *r)
+{
+	int report[2], e = 0;
+	pid_t parent = getpid(), pid;
+	ssize_t n;
+
+	if (pipe2(report, O_CLOEXEC) < 0) {
+		r->error = errno;
+		return;
+	}
+	pid = fork();
+	if (pid == 0)
+		spawn_in_child(r, parent, report[1]);
+	close(report[1]);
+	if (pid < 0) {
+		r->error = errno;
+		close(report[0]);
+		return;
+	}
+	/* EOF: exec succeeded (the pipe closed on exec); else its errno */
+	do
+		n = read(report[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(report[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		waitpid(pid, NULL, 0);
+		r->error = e ? e : ENOEXEC;
+		return;
+	}
+	r->pid = pid;
+}
+
+static void *spawner_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&spawner_mu);
+	for (;;) {
+		struct spawn_req *r;
+
+		while (!spawner_req || spawner_req->done)
+			pthread_cond_wait(&spawner_cond, &spawner_mu);
+		r = spawner_req;
+		pthread_mutex_unlock(&spawner_mu);
+		spawn_one(r);
+		pthread_mutex_lock(&spawner_mu);
+		r->done = true;
+		pthread_cond_broadcast(&spawner_cond);
+	}
+	return NULL;
+}
+
+static void spawner_start(void)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	pthread_t t;
+
+	/* it takes no signals; forked children reset their mask anyway */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, spawner_main, NULL))
+		BUG("cannot start the plugin spawner thread");
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Start path with argv on fds 0, 1, 2 = fd0, fd1, fd2; returns 0 or an errno. */
+static int spawn_child(const char *path, char *const *argv, int fd0, int fd1, int fd2, pid_t *pid)
+{
+	struct spawn_req r = { .path = path, .argv = argv, .fd0 = fd0, .fd1 = fd1, .fd2 = fd2 };
+
+	pthread_once(&spawner_once, spawner_start);
+	pthread_mutex_lock(&spawner_mu);
+	while (spawner_req && !spawner_req->done)
+		pthread_cond_wait(&spawner_cond, &spawner_mu);
+	spawner_req = &r;
+	pthread_cond_broadcast(&spawner_cond);
+	while (!r.done)
+		pthread_cond_wait(&spawner_cond, &spawner_mu);
+	spawner_req = NULL;
+	pthread_cond_broadcast(&spawner_cond);
+	pthread_mutex_unlock(&spawner_mu);
+	*pid = r.pid;
+	return r.error;
+}
+
 /* Start the process and its reader thread (not the handshake). */
 static int proc_spawn(struct exec *x, struct proc **out, struct cairn_error *err)
 {
 	int in[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t all, none, old;
+	sigset_t all, old;
 	struct proc *p;
 	int rc;
 
@@ -596,26 +747,8 @@ static int proc_spawn(struct exec *x, struct proc **out, struct cairn_error *err
 				       x->label, strerror(rc));
 	}
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	/* Its own process group (Ctrl-C is cairn's to handle), default signal
-	 * handling, nothing blocked, whatever the calling thread had. */
-	sigfillset(&all);
-	sigemptyset(&none);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-					POSIX_SPAWN_SETSIGMASK);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setsigmask(&attr, &none);
-
 	p = proc_new(x);
-	rc = posix_spawn(&p->pid, x->path, &fa, &attr, x->argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	rc = spawn_child(x->path, x->argv, in[0], outp[1], errp[1], &p->pid);
 	close(in[0]);
 	close(outp[1]);
 	close(errp[1]);
@@ -637,6 +770,7 @@ static int proc_spawn(struct exec *x, struct proc **out, struct cairn_error *err
 		BUG("pipe2: %s", strerror(errno));
 
 	/* The reader takes no signals: they are for the threads that expect them. */
+	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&p->reader, NULL, reader_main, p);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -123,5 +123,41 @@ out=$("$CAIRN" $st apply --auto-approve --target "node.leaf[3]" stack.yml 2>&1);
 check "--target makes the target and what it depends on (7 of 46)" '[ $rc = 0 ] && grep -q "7 created" <<<"$out"' "$out"
 "$CAIRN" $st destroy --auto-approve faults >/dev/null 2>&1
 
+# A call in flight in the plugin when cairn is killed must not finish
+# afterwards: the next run's recovery would not find what it makes (an
+# orphan).  Each create takes 400 ms; cairn dies 250 ms in, while every
+# create is under way in the plugin, which dies with it (PR_SET_PDEATHSIG).
+cat > race.yml <<YAML
+stack: race
+providers:
+  t: {type: test, dir: $TMP/race, scenario: $TMP/race.json, parallelism: 10}
+nodes:
+  n: {count: 10}
+YAML
+# the plugin's own count of its objects
+race_objects() {
+	python3 - "$CAIRN_PLUGIN_PATH/cairn-provider-test" "$TMP/race" <<-'PY'
+	import json, subprocess, sys
+	p = subprocess.Popen([sys.argv[1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+	msgs = [{"id": 1, "method": "handshake", "params": {"protocol": 1, "stack": "race", "provider": "t",
+	         "type": "test", "config": {"dir": sys.argv[2]}}},
+	        {"id": 2, "method": "list", "params": {"stack": "race"}}]
+	out, _ = p.communicate("".join(json.dumps(m) + "\n" for m in msgs).encode(), timeout=60)
+	print([len(json.loads(l)["result"]["objects"]) for l in out.splitlines() if json.loads(l).get("id") == 2][0])
+	PY
+}
+bad=0
+for i in 1 2 3; do
+	echo '{"latency_ms": 400}' > race.json
+	CAIRN_LOCK_LEASE=300ms "$CAIRN" $st apply --auto-approve race.yml >/dev/null 2>&1 & pid=$!
+	sleep 0.25; kill -9 $pid; wait $pid 2>/dev/null
+	echo '{}' > race.json
+	CAIRN_LOCK_LEASE=300ms "$CAIRN" $st apply --auto-approve --lock-timeout 5s race.yml >/dev/null 2>&1
+	sleep 0.6    # longer than what was left of a create begun before the kill
+	[ "$(race_objects)" = 10 ] || bad=$((bad + 1))
+	"$CAIRN" $st destroy --auto-approve race >/dev/null 2>&1
+done
+check "creates in flight when cairn is killed do not finish later: no orphan after 3 kills ($bad bad)" '[ $bad = 0 ]'
+
 echo "1..$n"
 [ $failed = 0 ]
