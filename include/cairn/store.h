@@ -375,6 +375,33 @@ int cairn_store_secret_get(struct cairn_store *st, const char *stack, const char
 int cairn_store_secret_delete(struct cairn_store *st, const char *stack, const char *name,
 			      struct cairn_error *err);
 
+/* ---- facts about resources (part 4) -------------------------------------------
+ *
+ * What cairn learns about a resource besides what its provider observed:
+ * the configure steps it ran on a node ("step.0", "step.1", ...: the step's
+ * hash, outcome and output) and the node's health checks ("check.tcp:22"
+ * ...: state, failures in a row, when).  Each fact is a JSON value named
+ * within (stack, address).  Facts leave the serial alone (they are not the
+ * desired state), go with their resource when it is deleted and with their
+ * stack, and are not exported.  Names are non-empty, without control
+ * characters (CAIRN_E_INVALID).
+ */
+
+/* Insert or replace the fact name of (stack, address) with value (any JSON,
+ * borrowed); the stack must exist (CAIRN_E_NOTFOUND). */
+int cairn_store_fact_put(struct cairn_store *st, const char *stack, const char *address,
+			 const char *name, const json_t *value, struct cairn_error *err);
+/* The facts of a stack, of one address when address is not NULL, of names
+ * starting with prefix when prefix is not NULL, ordered by address and
+ * name: *out is [{"address", "name", "value", "updated_at"}].  An unknown
+ * stack gives []. */
+int cairn_store_fact_list(struct cairn_store *st, const char *stack, const char *address,
+			  const char *prefix, json_t **out, struct cairn_error *err);
+/* Forget the facts of (stack, address) whose names start with prefix (all
+ * of them when prefix is NULL); none is not an error. */
+int cairn_store_fact_delete(struct cairn_store *st, const char *stack, const char *address,
+			    const char *prefix, struct cairn_error *err);
+
 /* ---- registered plugins ------------------------------------------------------- */
 
 /* cairn provider add NAME PATH: a plugin type and its executable (stored

@@ -158,6 +158,20 @@ static const char *const migrations[] = {
 	"  updated_at  TEXT NOT NULL,"
 	"  PRIMARY KEY (stack, name)"
 	");",
+
+	/*
+	 * 4: facts about resources (configure steps run, health checks).  A
+	 * child of stacks; a resource's facts are deleted with it by the
+	 * code (resources have no row id to reference).
+	 */
+	"CREATE TABLE facts ("
+	"  stack       TEXT NOT NULL REFERENCES stacks (name) ON DELETE CASCADE,"
+	"  address     TEXT NOT NULL,"
+	"  name        TEXT NOT NULL,"
+	"  value       TEXT NOT NULL CHECK (json_valid(value)),"
+	"  updated_at  TEXT NOT NULL,"
+	"  PRIMARY KEY (stack, address, name)"
+	");",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == CAIRN_STORE_SCHEMA_VERSION,
@@ -210,6 +224,9 @@ enum stmt_id {
 	ST_SECRET_GET,
 	ST_SECRET_PUT,
 	ST_SECRET_DELETE,
+	ST_FACT_PUT,
+	ST_FACT_LIST,
+	ST_FACT_DELETE,
 	ST_PLUGIN_LIST,
 	ST_PLUGIN_PUT,
 	ST_PLUGIN_DELETE,
@@ -350,6 +367,20 @@ static const char *const stmt_sql[ST__COUNT] = {
 		" ON CONFLICT (stack, name) DO UPDATE SET value = excluded.value,"
 		" updated_at = excluded.updated_at",
 	[ST_SECRET_DELETE] = "DELETE FROM secrets WHERE stack = ?1 AND name = ?2",
+	[ST_FACT_PUT] =
+		"INSERT INTO facts (stack, address, name, value, updated_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)"
+		" ON CONFLICT (stack, address, name) DO UPDATE SET value = excluded.value,"
+		" updated_at = excluded.updated_at",
+	/* ?2 NULL: every address; ?3 NULL: every name (a prefix otherwise) */
+	[ST_FACT_LIST] =
+		"SELECT address, name, value, updated_at FROM facts WHERE stack = ?1"
+		" AND (?2 IS NULL OR address = ?2)"
+		" AND (?3 IS NULL OR substr(name, 1, length(?3)) = ?3)"
+		" ORDER BY address, name",
+	[ST_FACT_DELETE] =
+		"DELETE FROM facts WHERE stack = ?1 AND address = ?2"
+		" AND (?3 IS NULL OR substr(name, 1, length(?3)) = ?3)",
 	[ST_PLUGIN_LIST] = "SELECT type, path FROM plugins ORDER BY type",
 	[ST_PLUGIN_PUT] =
 		"INSERT INTO plugins (type, path, created_at) VALUES (?1, ?2, ?3)"
@@ -1411,7 +1442,8 @@ static int sqlite_resource_delete(struct cairn_store *st, const char *stack,
 
 	if (sqlite_begin(st, err) < 0)
 		return -1;
-	if (run_keyed(s, ST_RESOURCE_DELETE, stack, address, &changes, err) < 0)
+	if (run_keyed(s, ST_RESOURCE_DELETE, stack, address, &changes, err) < 0 ||
+	    run_keyed(s, ST_FACT_DELETE, stack, address, NULL, err) < 0)
 		goto out;
 	/* Deleting nothing writes nothing: the serial stays. */
 	if (changes && touch_stack(s, stack, true, err) < 0)
@@ -2214,6 +2246,85 @@ static int sqlite_secret_delete(struct cairn_store *st, const char *stack,
 	return finish(s, ret, changes > 0, err);
 }
 
+/* ---- facts ------------------------------------------------------------------ */
+
+static int sqlite_fact_put(struct cairn_store *st, const char *stack, const char *address,
+			   const char *name, const json_t *value, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q;
+	char now[21];
+	bool changed = false;
+	int ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if (sqlite_stack_get(st, stack, NULL, err) < 0)
+		goto out;
+	changed = true;
+	if (!(q = stmt(s, ST_FACT_PUT, stack, address, err)))
+		goto out;
+	cairn_timestamp(now);
+	bind_text(q, 3, name);
+	bind_json(q, 4, value);
+	bind_text(q, 5, now);
+	ret = run(s, q, NULL, err);
+out:
+	return finish(s, ret, changed, err);
+}
+
+static int sqlite_fact_list(struct cairn_store *st, const char *stack, const char *address,
+			    const char *prefix, json_t **out, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q;
+	json_t *rows = json_array();
+	int rc;
+
+	*out = NULL;
+	if (!(q = stmt(s, ST_FACT_LIST, stack, address, err))) {
+		json_decref(rows);
+		return -1;
+	}
+	bind_text(q, 3, prefix);
+	while ((rc = step(s, q, err)) > 0) {
+		json_t *value;
+
+		if (col_json(s, q, 2, &value, err) < 0) {
+			rc = -1;
+			break;
+		}
+		json_array_append_new(rows, json_pack("{s:s?, s:s?, s:o, s:s?}",
+						      "address", (const char *)sqlite3_column_text(q, 0),
+						      "name", (const char *)sqlite3_column_text(q, 1),
+						      "value", value ? value : json_null(),
+						      "updated_at", (const char *)sqlite3_column_text(q, 3)));
+	}
+	stmt_done(q);
+	if (rc < 0) {
+		json_decref(rows);
+		return -1;
+	}
+	*out = rows;
+	return 0;
+}
+
+static int sqlite_fact_delete(struct cairn_store *st, const char *stack, const char *address,
+			      const char *prefix, struct cairn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q;
+	int changes = 0, ret = -1;
+
+	if (sqlite_begin(st, err) < 0)
+		return -1;
+	if ((q = stmt(s, ST_FACT_DELETE, stack, address, err))) {
+		bind_text(q, 3, prefix);
+		ret = run(s, q, &changes, err);
+	}
+	return finish(s, ret, changes > 0, err);
+}
+
 /* ---- registered plugins ------------------------------------------------------ */
 
 static int sqlite_plugin_put(struct cairn_store *st, const char *type,
@@ -2331,6 +2442,9 @@ const struct cairn_store_backend cairn_store_backend_sqlite = {
 	.secret_put = sqlite_secret_put,
 	.secret_get = sqlite_secret_get,
 	.secret_delete = sqlite_secret_delete,
+	.fact_put = sqlite_fact_put,
+	.fact_list = sqlite_fact_list,
+	.fact_delete = sqlite_fact_delete,
 	.plugin_put = sqlite_plugin_put,
 	.plugin_delete = sqlite_plugin_delete,
 	.plugin_list = sqlite_plugin_list,

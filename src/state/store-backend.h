@@ -294,6 +294,16 @@ typedef int cairn_store_secret_get_fn(struct cairn_store *st, const char *stack,
 /* Delete if present. */
 typedef int cairn_store_secret_delete_fn(struct cairn_store *st, const char *stack,
 					 const char *name, struct cairn_error *err);
+/* Facts (store.h): store.c has checked stack, address and name. */
+typedef int cairn_store_fact_put_fn(struct cairn_store *st, const char *stack,
+				    const char *address, const char *name,
+				    const json_t *value, struct cairn_error *err);
+typedef int cairn_store_fact_list_fn(struct cairn_store *st, const char *stack,
+				     const char *address, const char *prefix,
+				     json_t **out, struct cairn_error *err);
+typedef int cairn_store_fact_delete_fn(struct cairn_store *st, const char *stack,
+				       const char *address, const char *prefix,
+				       struct cairn_error *err);
 typedef int cairn_store_plugin_put_fn(struct cairn_store *st, const char *type,
 				      const char *path, struct cairn_error *err);
 /* CAIRN_E_NOTFOUND when no plugin of that type is registered. */
@@ -365,6 +375,9 @@ struct cairn_store_backend {
 	cairn_store_secret_put_fn *secret_put;
 	cairn_store_secret_get_fn *secret_get;
 	cairn_store_secret_delete_fn *secret_delete;
+	cairn_store_fact_put_fn *fact_put;
+	cairn_store_fact_list_fn *fact_list;
+	cairn_store_fact_delete_fn *fact_delete;
 	cairn_store_plugin_put_fn *plugin_put;
 	cairn_store_plugin_delete_fn *plugin_delete;
 	cairn_store_plugin_list_fn *plugin_list;
@@ -388,7 +401,7 @@ int cairn_store_lock_lost(struct cairn_error *err, const char *stack, int64_t fe
  * backend: migration N means the same tables and columns in SQLite and in
  * PostgreSQL, so an export/import between them never needs translating.
  */
-#define CAIRN_STORE_SCHEMA_VERSION 3
+#define CAIRN_STORE_SCHEMA_VERSION 4
 
 extern const struct cairn_store_backend cairn_store_backend_sqlite;
 

@@ -43,6 +43,7 @@ static int backend_complete(const struct cairn_store_backend *be)
 	       be->event_add && be->event_list &&
 	       be->outputs_put && be->outputs_get &&
 	       be->secret_put && be->secret_get && be->secret_delete &&
+	       be->fact_put && be->fact_list && be->fact_delete &&
 	       be->plugin_put && be->plugin_delete && be->plugin_list;
 }
 
@@ -844,6 +845,52 @@ int cairn_store_outputs_get(struct cairn_store *st, const char *stack, json_t **
 	if (!*out)
 		*out = json_object();   /* none stored yet: no outputs */
 	return 0;
+}
+
+/* ---- facts ---------------------------------------------------------------- */
+
+static int check_fact_name(const char *name, struct cairn_error *err)
+{
+	if (!name || !*name)
+		return cairn_error_set(err, CAIRN_E_INVALID, "empty fact name");
+	for (const char *c = name; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return cairn_error_set(err, CAIRN_E_INVALID,
+					       "fact name with a control character");
+	return 0;
+}
+
+int cairn_store_fact_put(struct cairn_store *st, const char *stack, const char *address,
+			 const char *name, const json_t *value, struct cairn_error *err)
+{
+	if (check_name("stack", stack, err) < 0 || check_fact_name(name, err) < 0 ||
+	    check_writable(st, err) < 0)
+		return -1;
+	if (!address || !*address)
+		return cairn_error_set(err, CAIRN_E_INVALID, "fact '%s' without an address", name);
+	if (!value)
+		return cairn_error_set(err, CAIRN_E_INVALID, "fact '%s' of %s without a value",
+				       name, address);
+	return st->be->fact_put(st, stack, address, name, value, err);
+}
+
+int cairn_store_fact_list(struct cairn_store *st, const char *stack, const char *address,
+			  const char *prefix, json_t **out, struct cairn_error *err)
+{
+	*out = NULL;
+	if (check_name("stack", stack, err) < 0)
+		return -1;
+	return st->be->fact_list(st, stack, address, prefix, out, err);
+}
+
+int cairn_store_fact_delete(struct cairn_store *st, const char *stack, const char *address,
+			    const char *prefix, struct cairn_error *err)
+{
+	if (check_name("stack", stack, err) < 0 || check_writable(st, err) < 0)
+		return -1;
+	if (!address || !*address)
+		return cairn_error_set(err, CAIRN_E_INVALID, "facts without an address");
+	return st->be->fact_delete(st, stack, address, prefix, err);
 }
 
 /* ---- secrets ------------------------------------------------------------- */

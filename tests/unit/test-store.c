@@ -167,7 +167,7 @@ static void test_open_creates_and_migrates(void **state)
 
 	st = open_store(loc, 0);
 	assert_int_equal(cairn_store_schema_version(st), cairn_store_schema_version(NULL));
-	assert_int_equal(cairn_store_schema_version(st), 3);
+	assert_int_equal(cairn_store_schema_version(st), 4);
 	cairn_store_close(st);
 
 	assert_int_equal(stat(dir, &sb), 0);
@@ -175,12 +175,13 @@ static void test_open_creates_and_migrates(void **state)
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 	assert_int_equal(raw_int(f->path, "PRAGMA application_id"), 0x6361726e);
 	assert_int_equal(raw_int(f->path,
 		"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
 		" ('stacks', 'designs', 'resources', 'pools', 'intents', 'tasks',"
-		" 'locks', 'lock_fences', 'events', 'outputs', 'plugins', 'secrets')"), 12);
+		" 'locks', 'lock_fences', 'events', 'outputs', 'plugins', 'secrets',"
+		" 'facts')"), 13);
 	assert_int_equal(raw_int(f->path,
 		"SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
 	free(dir);
@@ -1710,7 +1711,7 @@ static void test_migration_from_version_1(void **state)
 	/* Back to version 1.  (sqlite_sequence, made by AUTOINCREMENT, cannot
 	 * be dropped; it is SQLite's, not a table of ours.) */
 	raw_exec(f->path,
-		 "DROP TABLE secrets;"
+		 "DROP TABLE facts; DROP TABLE secrets;"
 		 " DROP TABLE intents; DROP TABLE tasks; DROP TABLE locks;"
 		 " DROP TABLE lock_fences; DROP TABLE events; DROP TABLE outputs;"
 		 " DROP TABLE plugins; DELETE FROM sqlite_sequence;"
@@ -1727,8 +1728,8 @@ static void test_migration_from_version_1(void **state)
 	cairn_error_release(&err);
 
 	st = open_store(f->path, 0);
-	assert_int_equal(cairn_store_schema_version(st), 3);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(cairn_store_schema_version(st), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 	OK(cairn_store_stack_get(st, "web", &s, E));
 	assert_string_equal(s.lineage, lineage);
 	assert_int_equal(s.serial, 1);
@@ -2123,7 +2124,7 @@ static void test_migration_from_version_2(void **state)
 	cairn_store_close(st);
 
 	/* Back to version 2: exactly the tables of migrations 1 and 2. */
-	raw_exec(f->path, "DROP TABLE secrets; PRAGMA user_version = 2;");
+	raw_exec(f->path, "DROP TABLE facts; DROP TABLE secrets; PRAGMA user_version = 2;");
 	assert_int_equal(raw_int(f->path,
 		"SELECT count(*) FROM sqlite_master WHERE name = 'secrets'"), 0);
 
@@ -2136,8 +2137,8 @@ static void test_migration_from_version_2(void **state)
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
 
 	st = open_store(f->path, 0);
-	assert_int_equal(cairn_store_schema_version(st), 3);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(cairn_store_schema_version(st), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 	assert_int_equal(raw_int(f->path, "PRAGMA application_id"), 0x6361726e);
 	OK(cairn_store_stack_get(st, "web", &s, E));
 	assert_string_equal(s.lineage, lineage);
@@ -2162,7 +2163,7 @@ static void test_migration_from_version_2(void **state)
 	expect_secret(st, "web", "ssh-key", big);
 	cairn_store_close(st);
 	st = open_store(f->path, 0);     /* opening again migrates nothing */
-	assert_int_equal(cairn_store_schema_version(st), 3);
+	assert_int_equal(cairn_store_schema_version(st), 4);
 	expect_secret(st, "web", "ssh-key", big);
 	OK(cairn_store_stack_delete(st, "web", E));
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM secrets"), 0);
@@ -2170,6 +2171,118 @@ static void test_migration_from_version_2(void **state)
 	json_decref(outputs);
 	free(lineage);
 	free(big);
+}
+
+/* ---- facts ------------------------------------------------------------------- */
+
+static json_t *fact_value(struct cairn_store *st, const char *stack, const char *address,
+			  const char *name)
+{
+	json_t *rows, *row, *v = NULL;
+	size_t i;
+
+	OK(cairn_store_fact_list(st, stack, address, name, &rows, E));
+	json_array_foreach(rows, i, row)
+		if (!strcmp(json_string_value(json_object_get(row, "name")), name))
+			v = json_incref(json_object_get(row, "value"));
+	json_decref(rows);
+	return v;
+}
+
+static void test_facts(void **state)
+{
+	struct fixture *f = *state;
+	struct cairn_store *st = open_store(f->path, 0);
+	struct cairn_stack_record s;
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	json_t *step0 = json_pack("{s:s, s:s, s:i}", "hash", "aa", "status", "ok", "exit", 0);
+	json_t *step1 = json_pack("{s:s, s:s}", "hash", "bb", "status", "failed");
+	json_t *check = json_pack("{s:s, s:i}", "state", "ready", "fails", 0);
+	json_t *rows, *v;
+	int64_t serial;
+
+	/* the stack must exist */
+	assert_int_equal(cairn_store_fact_put(st, "web", "node.a", "step.0", step0, &err), -1);
+	assert_int_equal(err.code, CAIRN_E_NOTFOUND);
+	cairn_error_release(&err);
+	OK(cairn_store_fact_list(st, "web", NULL, NULL, &rows, E));
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+
+	OK(cairn_store_stack_ensure(st, "web", &s, E));
+	serial = s.serial;
+	cairn_stack_record_release(&s);
+	put_resource(st, "web", "node.a", "{}", CAIRN_RS_READY);
+	put_resource(st, "web", "node.b", "{}", CAIRN_RS_READY);
+	OK(cairn_store_stack_get(st, "web", &s, E));
+	serial = s.serial;
+	cairn_stack_record_release(&s);
+
+	OK(cairn_store_fact_put(st, "web", "node.a", "step.0", step0, E));
+	OK(cairn_store_fact_put(st, "web", "node.a", "step.1", step1, E));
+	OK(cairn_store_fact_put(st, "web", "node.a", "check.tcp:22", check, E));
+	OK(cairn_store_fact_put(st, "web", "node.b", "step.0", step1, E));
+	/* replacing a fact */
+	OK(cairn_store_fact_put(st, "web", "node.b", "step.0", step0, E));
+	v = fact_value(st, "web", "node.b", "step.0");
+	assert_true(json_equal(v, step0));
+	json_decref(v);
+
+	/* facts leave the serial alone */
+	OK(cairn_store_stack_get(st, "web", &s, E));
+	assert_int_equal(s.serial, serial);
+	cairn_stack_record_release(&s);
+
+	/* by address, by prefix, ordered */
+	OK(cairn_store_fact_list(st, "web", NULL, NULL, &rows, E));
+	assert_int_equal(json_array_size(rows), 4);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "name")),
+			    "check.tcp:22");
+	assert_non_null(json_string_value(json_object_get(json_array_get(rows, 0), "updated_at")));
+	json_decref(rows);
+	OK(cairn_store_fact_list(st, "web", "node.a", "step.", &rows, E));
+	assert_int_equal(json_array_size(rows), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "name")), "step.1");
+	assert_true(json_equal(json_object_get(json_array_get(rows, 1), "value"), step1));
+	json_decref(rows);
+
+	/* a prefix delete */
+	OK(cairn_store_fact_delete(st, "web", "node.a", "check.", E));
+	OK(cairn_store_fact_list(st, "web", "node.a", NULL, &rows, E));
+	assert_int_equal(json_array_size(rows), 2);
+	json_decref(rows);
+
+	/* bad names */
+	assert_int_equal(cairn_store_fact_put(st, "web", "node.a", "", step0, &err), -1);
+	assert_int_equal(err.code, CAIRN_E_INVALID);
+	cairn_error_release(&err);
+	assert_int_equal(cairn_store_fact_put(st, "web", "node.a", "a\nb", step0, &err), -1);
+	assert_int_equal(err.code, CAIRN_E_INVALID);
+	cairn_error_release(&err);
+
+	/* facts go with their resource, and with their stack */
+	OK(cairn_store_resource_delete(st, "web", "node.a", E));
+	OK(cairn_store_fact_list(st, "web", "node.a", NULL, &rows, E));
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+	OK(cairn_store_fact_list(st, "web", "node.b", NULL, &rows, E));
+	assert_int_equal(json_array_size(rows), 1);
+	json_decref(rows);
+	OK(cairn_store_stack_delete(st, "web", E));
+	cairn_store_close(st);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM facts"), 0);
+
+	/* a read-only store serves them too */
+	st = open_store(f->path, CAIRN_STORE_READONLY);
+	OK(cairn_store_fact_list(st, "web", NULL, NULL, &rows, E));
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+	assert_int_equal(cairn_store_fact_put(st, "web", "node.a", "step.0", step0, &err), -1);
+	cairn_error_release(&err);
+	cairn_store_close(st);
+	json_decref(step0);
+	json_decref(step1);
+	json_decref(check);
 }
 
 int main(void)
@@ -2208,6 +2321,7 @@ int main(void)
 		T(test_secrets),
 		T(test_secrets_not_exported),
 		T(test_migration_from_version_2),
+		T(test_facts),
 #undef T
 	};
 
