@@ -12,7 +12,7 @@
 set -euo pipefail
 
 build_pkgs=(build-essential pkg-config meson ninja-build libvirt-dev libxml2-dev libssh-dev
-            libfyaml-dev libjansson-dev libsqlite3-dev libsodium-dev graphviz)
+            libfyaml-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev graphviz)
 # clang + libclang-rt-14-dev: the libFuzzer harness (tests/fuzz, -Dfuzz=true);
 # python3-yaml: a peer in the benchmarks; openssh-server, openssh-client and
 # iproute2: the sshd test hosts of tests/ssh (in network namespaces).
