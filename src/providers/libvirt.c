@@ -819,6 +819,7 @@ struct node_build {
 	size_t nnics;
 	char *volnames[8];
 	size_t nvols;
+	size_t seeded;              /* configure steps in the seed */
 };
 
 static void node_build_release(struct node_build *b)
@@ -885,6 +886,22 @@ static int node_check(struct lv *l, const struct cairn_provider_req *req, struct
 	return 0;
 }
 
+/*
+ * The configure steps the seed of req carries: the engine hands the driver
+ * only those a seed may carry, resolved, and the driver still takes no more
+ * than cairn_ci_seed_prefix() allows, so that a step handed by mistake
+ * (a template, a file after a run) is left for the configurer, not run out
+ * of order.  st->nsteps may be fewer than handed (a file too large for a
+ * seed): the create reports it as observed "seeded_steps".
+ */
+static int seed_steps(const struct cairn_provider_req *req, struct cairn_ci_steps *st,
+		      struct cairn_error *err)
+{
+	const json_t *steps = json_object_get(req->desired, "configure");
+
+	return cairn_ci_steps_read(st, steps, cairn_ci_seed_prefix(steps), err);
+}
+
 /* the root disk, seed, kernel and initrd in the pool */
 static int node_files(struct lv *l, const struct cairn_provider_req *req, struct node_build *b,
 		      struct cairn_error *err)
@@ -893,13 +910,42 @@ static int node_files(struct lv *l, const struct cairn_provider_req *req, struct
 	const char *name = res_name(req), *host = cairn_json_str(req->desired, "hostname");
 	virStoragePoolPtr pool = virStoragePoolLookupByName(l->conn, l->pool);
 	struct lv_volume_spec vs = { .format = "qcow2" };
+	struct cairn_ci_steps st = CAIRN_CI_STEPS_INIT;
 	virStorageVolPtr v;
 	char seed_path[] = "/tmp/cairn-seed-iso.XXXXXX";
+	bool seed_file = false;
 	int fd, ret = -1;
 	char *xml;
 
 	if (!pool)
 		return lv_error(err, "cannot find the storage pool");
+	/*
+	 * The NoCloud seed first, so that what is wrong in it (a source that
+	 * cannot be read, user_data that cannot be merged) stops the create
+	 * before anything is made.
+	 */
+	fd = mkstemp(seed_path);
+	if (fd < 0) {
+		cairn_error_set(err, CAIRN_E_IO, "cannot make a file for the seed: %s", strerror(errno));
+		goto out;
+	}
+	close(fd);
+	seed_file = true;
+	if (seed_steps(req, &st, err))
+		goto out;
+	{
+		const char *keys[1] = { l->ssh_key };
+		struct cairn_ci_seed seed = {
+			.instance_id = req->cairn_id, .hostname = host ? host : name,
+			.keys = keys, .nkeys = l->ssh_key ? 1 : 0,
+			.files = st.files, .nfiles = st.nfiles, .runcmd = st.runcmd, .nrun = st.nrun,
+			.user_data = cairn_json_str(req->desired, "user_data"),
+		};
+
+		if (cairn_ci_seed_iso(&seed, seed_path, err))
+			goto out;
+		b->seeded = st.nsteps;
+	}
 	/* root disk */
 	b->disk = node_file(l, name, req->cairn_id, "disk");
 	vs.name = b->disk;
@@ -927,26 +973,9 @@ static int node_files(struct lv *l, const struct cairn_provider_req *req, struct
 		b->disks[b->ndisks++] = (struct lv_disk){ .pool = l->pool, .volume = b->volnames[i],
 							  .format = fmt, .target = vd_targets[1 + i] };
 	}
-	/* the NoCloud seed */
-	fd = mkstemp(seed_path);
-	if (fd < 0) {
-		cairn_error_set(err, CAIRN_E_IO, "cannot make a file for the seed: %s", strerror(errno));
-		goto out;
-	}
-	close(fd);
-	{
-		const char *keys[1] = { l->ssh_key };
-		struct cairn_ci_seed seed = { .instance_id = req->cairn_id, .hostname = host ? host : name,
-					      .keys = keys, .nkeys = l->ssh_key ? 1 : 0 };
-
-		if (cairn_ci_seed_iso(&seed, seed_path, err)) {
-			unlink(seed_path);
-			goto out;
-		}
-	}
+	/* the seed, uploaded */
 	b->seed = node_file(l, name, req->cairn_id, "seed");
 	v = upload_file(l, pool, b->seed, seed_path, err);
-	unlink(seed_path);
 	if (!v)
 		goto out;
 	virStorageVolFree(v);
@@ -971,6 +1000,9 @@ static int node_files(struct lv *l, const struct cairn_provider_req *req, struct
 	}
 	ret = 0;
 out:
+	if (seed_file)
+		unlink(seed_path);
+	cairn_ci_steps_release(&st);
 	virStoragePoolFree(pool);
 	return ret;
 }
@@ -1040,8 +1072,19 @@ static int node_create(struct lv *l, const struct cairn_provider_req *req, json_
 	int ret = -1;
 
 	b.name = xasprintf("%s%s", l->prefix, name);
-	if ((dom = find_domain(l, b.name, req->cairn_id)))
-		goto started;           /* made already: idempotent */
+	if ((dom = find_domain(l, b.name, req->cairn_id))) {
+		/* made already (idempotent): its seed held what the same steps give */
+		struct cairn_ci_steps st = CAIRN_CI_STEPS_INIT;
+		struct cairn_error serr = CAIRN_ERROR_INIT;
+
+		if (seed_steps(req, &st, &serr))
+			cairn_warn("%s: cannot tell which configure steps its seed holds: %s", req->address,
+				   serr.message);
+		b.seeded = st.nsteps;
+		cairn_ci_steps_release(&st);
+		cairn_error_release(&serr);
+		goto started;
+	}
 	if ((dom = virDomainLookupByName(l->conn, b.name))) {
 		virDomainFree(dom);
 		cairn_error_set(err, CAIRN_E_PERMANENT, "libvirt domain '%s' exists and is not this node's", b.name);
@@ -1117,6 +1160,10 @@ started:
 	}
 	ret = wait_address(l, dom, l->create_timeout_ms, observed, err);
 	virDomainFree(dom);
+	/* the first configure steps happen at first boot, from the seed: the
+	 * configurer starts after them */
+	if (!ret && b.seeded)
+		json_object_set_new(*observed, "seeded_steps", json_integer((json_int_t)b.seeded));
 	goto out;
 undo:
 	{
