@@ -113,6 +113,10 @@ int cairn_plan_bind(struct cairn_plan *p, const struct cairn_model *m, struct ca
 
 /* Does the plan change anything? */
 bool cairn_plan_has_changes(const struct cairn_plan *p);
+/* An update that changes only cairn's own fields (CAIRN_FF_LOCAL:
+ * configure, health, labels, pool), or only finishes a node's
+ * configuration: the engine does it without calling the provider. */
+bool cairn_change_is_local(const struct cairn_change *c);
 
 /* "Plan: 5 to create, 1 to update, 1 to replace, 0 to delete."  Caller frees. */
 char *cairn_plan_summary(const struct cairn_plan *p);

@@ -79,6 +79,7 @@ enum cairn_field_flags {
 	CAIRN_FF_NONEMPTY    = 1 << 8,  /* STRING/LIST/MAP: must not be empty */
 	CAIRN_FF_NODIFF      = 1 << 9,  /* not part of the desired state (e.g. count) */
 	CAIRN_FF_UNUSED      = 1 << 10, /* in a type's table: this common key does not apply */
+	CAIRN_FF_LOCAL       = 1 << 11, /* cairn's own (configure, health): a change calls no provider */
 };
 
 struct cairn_field {

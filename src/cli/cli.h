@@ -117,6 +117,7 @@ int cmd_validate(struct cairn_cli *cli, int argc, char **argv);
 int cmd_plan(struct cairn_cli *cli, int argc, char **argv);
 int cmd_apply(struct cairn_cli *cli, int argc, char **argv);
 int cmd_destroy(struct cairn_cli *cli, int argc, char **argv);
+int cmd_configure(struct cairn_cli *cli, int argc, char **argv);
 int cmd_graph(struct cairn_cli *cli, int argc, char **argv);
 int cmd_state(struct cairn_cli *cli, int argc, char **argv);
 int cmd_explain(struct cairn_cli *cli, int argc, char **argv);

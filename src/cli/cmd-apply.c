@@ -1,6 +1,6 @@
 /*
- * cmd-apply.c - cairn apply and cairn destroy: show, confirm, run the engine,
- * report progress.
+ * cmd-apply.c - the commands that run the engine: cairn apply, cairn
+ * destroy and cairn configure.  Show, confirm, run, report progress.
  */
 #include "util/common.h"
 
@@ -61,6 +61,7 @@ static const struct { const char *op, *ing, *ed; } verbs[] = {
 	{ "update", "updating", "updated" },
 	{ "replace", "replacing", "replaced" },
 	{ "delete", "deleting", "deleted" },
+	{ "configure", "configuring", "configured" },
 };
 
 /* "creating" (ed false) or "created" (ed true) for an operation */
@@ -107,6 +108,23 @@ static void on_event(void *ctx, const json_t *ev)
 		       pg->color ? "\033[0m" : "", json_string_value(json_object_get(ev, "error")));
 	} else if (!strcmp(kind, "blocked")) {
 		printf("%s: not %s: a resource it depends on failed\n", addr, verb(op, true));
+	} else if (!strcmp(kind, "step")) {
+		const char *st = json_string_value(json_object_get(ev, "status"));
+		long long idx = json_integer_value(json_object_get(ev, "index")) + 1;
+		const char *sk = json_string_value(json_object_get(ev, "kind"));
+
+		if (!st || (!strcmp(st, "skipped") && pg->cli->verbose <= 0))
+			return;
+		if (!strcmp(st, "failed"))
+			printf("%s%s: step %lld (%s) failed%s: %s\n", pg->color ? "\033[1;31m" : "", addr,
+			       idx, sk, pg->color ? "\033[0m" : "",
+			       json_string_value(json_object_get(ev, "error")));
+		else if (!strcmp(st, "seeded"))
+			printf("%s: step %lld (%s) ran at first boot (cloud-init)\n", addr, idx, sk);
+		else if (!strcmp(st, "skipped"))
+			printf("%s: step %lld (%s) unchanged\n", addr, idx, sk);
+		else
+			printf("%s: step %lld (%s) done (%.1fs)\n", addr, idx, sk, secs);
 	}
 	fflush(stdout);
 }
@@ -144,6 +162,9 @@ static void summary(struct cairn_cli *cli, const char *what,
 	       what, r->interrupted ? "interrupted" : (r->failed || r->blocked) ? "failed" : "complete",
 	       r->created, r->updated, r->replaced, r->deleted, r->failed + r->blocked,
 	       r->elapsed_ms / 1000.0);
+	if (r->steps_ran || r->steps_seeded || r->steps_failed)
+		printf("Configure steps: %zu ran, %zu unchanged, %zu at first boot, %zu failed.\n",
+		       r->steps_ran - r->steps_failed, r->steps_skipped, r->steps_seeded, r->steps_failed);
 }
 
 int cli_engine_option(struct cairn_cli *cli, int c, struct cairn_engine_opts *o,
@@ -530,6 +551,87 @@ fail:
 out:
 	free(dir);
 	cairn_resource_record_list_free(recs, nrecs);
+	cairn_error_release(&err);
+	return status;
+}
+
+/* ---- configure -------------------------------------------------------------------- */
+
+int cmd_configure(struct cairn_cli *cli, int argc, char **argv)
+{
+	struct cairn_sources sources = CAIRN_SOURCES_INIT;
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	struct cairn_engine_opts o = { 0 };
+	struct cairn_engine_result r = { 0 };
+	struct progress pg = { cli, isatty(STDOUT_FILENO), cli_color(cli, stdout) };
+	struct cairn_model *m = NULL;
+	struct cairn_store *st;
+	json_t *design = NULL;
+	char *dir = NULL, *kek = NULL;
+	const char *stack;
+	int c, status = CLI_EXIT_FAIL, ret;
+
+	while ((c = cli_getopt(cli, argc, argv)) != -1) {
+		int k = cli_engine_option(cli, c, &o, NULL);
+
+		if (k)
+			return k < 0 ? cli_getopt_status(c < 0 ? c : CLI_GETOPT_USAGE) : k;
+	}
+	if (optind >= argc)
+		return cli_usage_error(cli, "no stack given");
+	stack = argv[optind];
+	st = cli_store(cli, &err);
+	if (!st || recover_if_free(st, stack, &o, &err))
+		goto fail;
+	if (cairn_store_design_get(st, stack, &design, &err) < 0) {
+		if (err.code != CAIRN_E_NOTFOUND)
+			goto fail;
+		cairn_error_release(&err);
+		status = cli_fail(cli, CAIRN_E_NOTFOUND, "stack '%s' is not in state %s (apply it first)",
+				  stack, cli_state_path(cli));
+		goto out;
+	}
+	m = cli_load_design(cli, stack, design, &sources);
+	if (!m)
+		goto out;
+	{
+		/* templates may use the variables the design recorded; a
+		 * sensitive one was not recorded, and stays unknown */
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(json_object_get(design, "variables"), k, v)
+			if (!json_is_string(v) || strcmp(json_string_value(v), "(sensitive)"))
+				json_object_set(m->variables, k, v);
+	}
+	o.interrupt = &interrupted;
+	o.event = on_event;
+	o.event_ctx = &pg;
+	o.state_dir = dir = cli_run_dir(cli);
+	o.kek_path = kek = cli_kek_path(cli);
+	o.lease_ms = lease_ms();
+	install_handlers();
+	ret = cairn_engine_configure(st, m, (const char *const *)argv + optind + 1,
+				     (size_t)(argc - optind - 1), &o, &r, &err);
+	if (!cli->json && !cli->quiet && (r.configured || r.failed || r.blocked || r.interrupted))
+		printf("\nConfigure %s: %zu nodes configured, %zu failed; steps: %zu ran, %zu unchanged, %zu failed in %.1fs\n",
+		       r.interrupted ? "interrupted" : (r.failed || r.blocked) ? "failed" : "complete",
+		       r.configured, r.failed + r.blocked, r.steps_ran - r.steps_failed, r.steps_skipped,
+		       r.steps_failed, r.elapsed_ms / 1000.0);
+	status = exit_status(&r, ret);
+	if (ret && !r.failed && !r.blocked && !r.interrupted)
+		status = cli_error(cli, &err, NULL);
+	else if (ret && !cli->json && !cli->quiet)
+		fprintf(stderr, "cairn: %s\n", err.message);
+	goto out;
+fail:
+	status = cli_error(cli, &err, NULL);
+out:
+	free(dir);
+	free(kek);
+	cairn_model_free(m);
+	json_decref(design);
+	cairn_sources_release(&sources);
 	cairn_error_release(&err);
 	return status;
 }

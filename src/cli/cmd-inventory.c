@@ -233,7 +233,7 @@ int cmd_inventory(struct cairn_cli *cli, int argc, char **argv)
 			goto out;
 		if (!strcmp(format, "ansible")) {
 			char *cmd = known_hosts_command(cli, stack);
-			json_t *inv = cairn_engine_inventory_ansible(recs, n, cmd);
+			json_t *inv = cairn_engine_inventory_ansible(recs, n, cmd, NULL);
 
 			json_dumpf(inv, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 			putchar('\n');

@@ -104,6 +104,28 @@ const struct cairn_cmd cairn_commands[] = {
 		.flags = CMD_NEEDS_STATE,
 	},
 	{
+		.name = "configure",
+		.fn = cmd_configure,
+		.usage = "configure [--parallelism N] [--lock-timeout D] STACK [NODE]...",
+		.summary = "run the configure steps of a stack's nodes again",
+		.description =
+			"Run the configure steps (run, file, template, ansible) of every node\n"
+			"of STACK, or of the NODEs named (web-0, node.web[0], or web for all\n"
+			"its instances), as the stack's last apply recorded them, over SSH\n"
+			"through their bastions, many nodes at once and what a node depends\n"
+			"on first.  A step whose command, file content (a template rendered\n"
+			"again) or playbook is unchanged since it last succeeded on the node\n"
+			"is skipped; the others run in order, and a node's first failure stops\n"
+			"it.  No provider is called.  Exit 0 when every node's steps hold, 1\n"
+			"when some failed, 130 when interrupted.",
+		.options = (const struct cli_option[]){
+			{ "parallelism", OPT_ENGINE_PARALLELISM, "N", "nodes configured at once (default 10)" },
+			{ "lock-timeout", OPT_ENGINE_LOCK_TIMEOUT, "DURATION", "wait this long for the stack's lock (default: fail at once)" },
+			{ NULL, 0, NULL, NULL },
+		},
+		.flags = CMD_NEEDS_STATE,
+	},
+	{
 		.name = "plan",
 		.fn = cmd_plan,
 		.usage = "plan [--var NAME=VALUE]... [--var-file FILE]... [-o FILE] [--detailed-exitcode] FILE",

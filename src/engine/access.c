@@ -295,12 +295,46 @@ static int find_node(struct cairn_resource_record *recs, size_t n, const char *n
 	return 0;
 }
 
+/* A session to node (through bastion when not NULL) with the stack's key
+ * stack_key where a node has no key file of its own; the host keys recorded
+ * are pinned, a node without one is taken on first use. */
+static struct cairn_ssh_session *connect_node(const struct cairn_resource_record *node,
+					      const struct cairn_resource_record *bastion,
+					      const char *stack_key, int timeout_ms,
+					      struct cairn_error *err)
+{
+	struct cairn_ssh_options opts = { .connect_timeout_ms = timeout_ms };
+	struct cairn_ssh_session *s = NULL;
+	char *node_key = NULL, *bastion_key = NULL;
+	struct access a;
+
+	if (access_of(node, bastion, &a, err) ||
+	    access_keys(&a, stack_key, &opts, &node_key, &bastion_key, err))
+		goto out;
+	opts.host_keys = a.host_keys[0] ? a.host_keys : NULL;
+	if (a.via) {
+		opts.bastion = &a.bastion;
+		opts.bastion_host_keys = a.bastion_keys[0] ? a.bastion_keys : NULL;
+	}
+	s = cairn_ssh_connect(&a.target, &opts, err);
+out:
+	cairn_ssh_key_text_free(node_key);
+	cairn_ssh_key_text_free(bastion_key);
+	return s;
+}
+
+struct cairn_ssh_session *eng_ssh_connect(struct eng *e, const struct cairn_resource_record *node,
+					  const struct cairn_resource_record *bastion,
+					  struct cairn_error *err)
+{
+	return connect_node(node, bastion, e->key_private, 0, err);
+}
+
 int cairn_engine_ssh_open(struct cairn_store *st, const char *kek_path, const char *stack,
 			  const char *node, struct cairn_ssh_session **out, struct cairn_error *err)
 {
 	struct cairn_resource_record *recs = NULL, *r, *b = NULL;
-	struct cairn_ssh_options opts = { 0 };
-	char *priv = NULL, *pub = NULL, *baddr = NULL, *node_key = NULL, *bastion_key = NULL;
+	char *priv = NULL, *pub = NULL, *baddr = NULL;
 	struct access a;
 	size_t n = 0;
 	int ret = -1;
@@ -319,19 +353,10 @@ int cairn_engine_ssh_open(struct cairn_store *st, const char *kek_path, const ch
 	if ((!a.identity || (a.via && !a.bastion_identity)) &&
 	    cairn_engine_stack_key(st, kek_path, stack, false, &priv, &pub, err))
 		goto out;
-	if (access_keys(&a, priv, &opts, &node_key, &bastion_key, err))
-		goto out;
-	opts.host_keys = a.host_keys[0] ? a.host_keys : NULL;
-	if (a.via) {
-		opts.bastion = &a.bastion;
-		opts.bastion_host_keys = a.bastion_keys[0] ? a.bastion_keys : NULL;
-	}
-	*out = cairn_ssh_connect(&a.target, &opts, err);
+	*out = connect_node(r, b, priv, 0, err);
 	ret = *out ? 0 : -1;
 out:
 	cairn_engine_key_free(priv);
-	cairn_ssh_key_text_free(node_key);
-	cairn_ssh_key_text_free(bastion_key);
 	free(pub);
 	free(baddr);
 	cairn_resource_record_list_free(recs, n);

@@ -16,10 +16,13 @@
 #include <unistd.h>
 
 #include "engine/engine-priv.h"
+#include "providers/cloudinit.h"
 #include "util/clock.h"
 #include "util/failpoint.h"
 #include "util/jsonutil.h"
 #include "util/strmap.h"
+
+CAIRN_LOG_INIT("engine.apply");
 
 enum job_state { JOB_WAITING, JOB_READY, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_BLOCKED,
 		 JOB_SKIPPED };
@@ -38,6 +41,8 @@ struct job {
 	enum job_state state;
 	int64_t started_ms;
 	bool working_said;
+	bool local;                         /* an update of cairn's own fields only: no provider call */
+	bool configure_only;                /* cairn configure: its steps, as recorded */
 };
 
 /* Ready jobs of one provider, first in first out. */
@@ -60,6 +65,8 @@ struct engine {
 	size_t skipped;                     /* not started because of an interrupt */
 	bool stop;
 	struct cairn_engine_result *res;
+	const json_t *vars;                 /* the stack's variables (templates) */
+	struct eng_configure_stats steps;   /* under mu */
 };
 
 /* ---- the live index of records (for references) ------------------------- */
@@ -81,7 +88,7 @@ static void emit_job(struct engine *en, const char *event, const struct job *j,
 	if (!en->base.opts->event)
 		return;
 	ev = json_pack("{s:s, s:s, s:s}", "event", event, "address", j->address,
-		       "op", cairn_action_name(j->action));
+		       "op", j->configure_only ? "configure" : cairn_action_name(j->action));
 	if (j->started_ms)
 		json_object_set_new(ev, "elapsed_ms", json_integer(cairn_now_ms() - j->started_ms));
 	if (error)
@@ -92,15 +99,61 @@ static void emit_job(struct engine *en, const char *event, const struct job *j,
 	json_decref(ev);
 }
 
-/* The desired attributes with references filled in from what exists now. */
+/* relative paths in desired, made absolute against the stack's directory:
+ * step sources and playbooks, image files */
+static void absolute_paths(const struct eng *e, json_t *desired)
+{
+	static const char *const image_keys[] = { "disk", "kernel", "initrd", NULL };
+	json_t *image = json_object_get(desired, "image"), *step;
+	size_t i;
+
+	for (size_t k = 0; json_is_object(image) && image_keys[k]; k++) {
+		char *p = eng_path(e, cairn_json_str(image, image_keys[k]));
+
+		if (p)
+			json_object_set_new(image, image_keys[k], json_string(p));
+		free(p);
+	}
+	json_array_foreach(json_object_get(desired, "configure"), i, step) {
+		const char *kind;
+		json_t *body;
+
+		json_object_foreach(step, kind, body) {
+			const char *key = !strcmp(kind, "ansible") ? "playbook" : "source";
+			char *p = eng_path(e, cairn_json_str(body, key));
+
+			if (p)
+				json_object_set_new(body, key, json_string(p));
+			free(p);
+		}
+	}
+}
+
+/*
+ * The desired attributes with references filled in from what exists now,
+ * as a provider is given them.  Of the configure steps it sees only those a
+ * cloud-init seed can carry (cairn_ci_seed_prefix()); the engine runs the
+ * others, and these too when the provider does not report them seeded.
+ */
 static json_t *resolved_desired(struct engine *en, const struct job *j)
 {
 	struct cairn_resource_record self = { .address = j->address, .desired = j->desired };
+	const json_t *steps = json_object_get(j->desired, "configure");
 	json_t *out;
 
 	pthread_mutex_lock(&en->mu);
 	out = cairn_engine_resolve_with(j->desired, lookup, &en->base, &self);
 	pthread_mutex_unlock(&en->mu);
+	if (steps) {
+		size_t k = cairn_ci_seed_prefix(steps);
+		json_t *all = json_object_get(out, "configure");
+
+		while (json_array_size(all) > k)
+			json_array_remove(all, json_array_size(all) - 1);
+		if (!k)
+			json_object_del(out, "configure");
+	}
+	absolute_paths(&en->base, out);
 	return out;
 }
 
@@ -138,6 +191,8 @@ static int bastion_of(struct engine *en, const struct cairn_resource_record *rec
 	if (b) {
 		*out = xcalloc(1, sizeof(**out));
 		(*out)->address = xstrdup(b->address);
+		(*out)->kind = xstrdup("node");
+		(*out)->cairn_id = b->cairn_id ? xstrdup(b->cairn_id) : NULL;
 		(*out)->desired = json_incref(b->desired);
 		(*out)->observed = json_incref(b->observed);
 	}
@@ -180,8 +235,43 @@ static int wait_ready(struct engine *en, struct job *j, struct cairn_resource_re
 	return ret;
 }
 
+static bool has_steps(const struct job *j)
+{
+	return j->kind == CAIRN_KIND_NODE && json_array_size(json_object_get(j->desired, "configure"));
+}
+
+/* Run the node's configure steps and store the record with their outcome. */
+static int configure(struct engine *en, struct job *j, struct cairn_resource_record *rec,
+		     const struct cairn_resource_record *bastion, const char *op,
+		     struct cairn_error *err)
+{
+	struct eng_refs refs = { lookup, &en->base, &en->mu, en->vars };
+	struct eng_configure_stats st = { 0 };
+	struct cairn_error serr = CAIRN_ERROR_INIT;
+	int ret;
+
+	(void)j;
+	ret = eng_configure(&en->base, rec, bastion, &refs, &st, err);
+	pthread_mutex_lock(&en->mu);
+	en->steps.ran += st.ran;
+	en->steps.skipped += st.skipped;
+	en->steps.seeded += st.seeded;
+	en->steps.failed += st.failed;
+	pthread_mutex_unlock(&en->mu);
+	/* the record says how far configuration got, whatever happened */
+	if (eng_settle(&en->base, rec, ret == 0, &serr)) {
+		if (!ret)
+			cairn_error_move(err, &serr);
+		ret = -1;
+	}
+	cairn_error_release(&serr);
+	if (ret)
+		eng_task(&en->base, rec->address, op, "failed", 1, err->message);
+	return ret;
+}
+
 /* create or update rec through the journal, with references resolved, and
- * remember the outcome for later references */
+ * remember the outcome for later references; then configure a node */
 static int run_put(struct engine *en, struct job *j, const char *op,
 		   struct cairn_resource_record *rec, const json_t *before,
 		   struct cairn_error *err)
@@ -193,17 +283,29 @@ static int run_put(struct engine *en, struct job *j, const char *op,
 	rec->desired = j->desired;
 	rec->desired_hash = (char *)j->desired_hash;
 	rec->observed = NULL;
-	if (j->kind == CAIRN_KIND_NODE && j->prov && (j->prov->ssh_ready || j->prov->route)) {
+	if (j->kind == CAIRN_KIND_NODE &&
+	    ((j->prov && (j->prov->ssh_ready || j->prov->route)) || has_steps(j))) {
 		ret = bastion_of(en, rec, want, &bastion, err);
 		if (ret)
 			eng_task(&en->base, rec->address, op, "failed", 1, err->message);
-		via = bastion ? eng_ssh_route(bastion) : NULL;
+		via = bastion && j->prov && j->prov->route ? eng_ssh_route(bastion) : NULL;
 	}
-	if (!ret)
+	if (!ret && j->local) {
+		/* only cairn's own fields changed: nothing to ask the provider */
+		rec->observed = before ? json_deep_copy(before) : json_object();
+		if (!has_steps(j)) {
+			ret = eng_settle(&en->base, rec, true, err);
+			if (ret)
+				eng_task(&en->base, rec->address, op, "failed", 1, err->message);
+		}
+	} else if (!ret) {
 		ret = eng_call(&en->base, j->prov, op, rec, want, before, via, &rec->observed, err);
-	if (!ret && j->kind == CAIRN_KIND_NODE && j->prov && j->prov->ssh_ready &&
+	}
+	if (!ret && j->kind == CAIRN_KIND_NODE && j->prov && j->prov->ssh_ready && !j->local &&
 	    cairn_json_str(rec->observed, "ip") && !cairn_json_str(rec->observed, "host_key"))
 		ret = wait_ready(en, j, rec, want, bastion, op, err);
+	if (!ret && has_steps(j))
+		ret = configure(en, j, rec, bastion, op, err);
 	json_decref(via);
 	bastion_free(bastion);
 	if (!ret) {
@@ -248,7 +350,7 @@ static int run_job(struct engine *en, struct job *j, struct cairn_error *err)
 	case CAIRN_ACTION_CREATE:
 		return run_create(en, j, err);
 	case CAIRN_ACTION_UPDATE:
-		if (j->prov && eng_can_update(j->prov))
+		if (j->local || (j->prov && eng_can_update(j->prov)))
 			return run_update(en, j, err);
 		/* no update in place: replace */
 		/* fall through */
@@ -286,6 +388,10 @@ static void block_dependents(struct engine *en, size_t ji)
 
 static void count_done(struct engine *en, const struct job *j)
 {
+	if (j->configure_only) {
+		en->res->configured++;
+		return;
+	}
 	switch (j->action) {
 	case CAIRN_ACTION_CREATE: en->res->created++; break;
 	case CAIRN_ACTION_UPDATE: en->res->updated++; break;
@@ -602,6 +708,10 @@ static int finish(struct engine *en, int ret)
 	json_t *ev;
 
 	en->res->elapsed_ms = cairn_now_ms() - en->base.t0;
+	en->res->steps_ran = en->steps.ran;
+	en->res->steps_skipped = en->steps.skipped;
+	en->res->steps_seeded = en->steps.seeded;
+	en->res->steps_failed = en->steps.failed;
 	ev = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "event", "summary",
 		       "created", (json_int_t)en->res->created, "updated", (json_int_t)en->res->updated,
 		       "replaced", (json_int_t)en->res->replaced, "deleted", (json_int_t)en->res->deleted,
@@ -609,6 +719,13 @@ static int finish(struct engine *en, int ret)
 		       "unchanged", (json_int_t)en->res->unchanged,
 		       "elapsed_ms", (json_int_t)en->res->elapsed_ms,
 		       "interrupted", en->res->interrupted);
+	if (en->res->configured || en->steps.ran || en->steps.skipped || en->steps.seeded)
+		json_object_update_new(ev, json_pack("{s:I, s:{s:I, s:I, s:I, s:I}}",
+						     "configured", (json_int_t)en->res->configured,
+						     "steps", "ran", (json_int_t)en->steps.ran,
+						     "skipped", (json_int_t)en->steps.skipped,
+						     "seeded", (json_int_t)en->steps.seeded,
+						     "failed", (json_int_t)en->steps.failed));
 	eng_emit(&en->base, ev);
 	json_decref(ev);
 	return ret;
@@ -625,8 +742,10 @@ int cairn_engine_apply(struct cairn_store *st, const struct cairn_model *m,
 	int ret = -1;
 
 	engine_init(&en, st, m->stack, opts, res);
+	en.vars = m->variables;
 	if (eng_begin(&en.base, m->design, err))
 		goto out;
+	eng_stack_dir(&en.base, m);
 	if (cairn_plan_check_state(p, m->stack, en.base.lineage, en.base.serial, err)) {
 		res->stale_plan = true;
 		goto out;
@@ -662,6 +781,7 @@ int cairn_engine_apply(struct cairn_store *st, const struct cairn_model *m,
 		j->desired_hash = c->res ? c->res->desired_hash : NULL;
 		j->old = old ? copy_record(old) : NULL;
 		j->prov = eng_provider(&en.base, j->provider);
+		j->local = c->action == CAIRN_ACTION_UPDATE && cairn_change_is_local(c);
 		if (c->res)
 			job_of[c->res - m->res] = en.njobs;
 		if ((c->action == CAIRN_ACTION_DELETE || c->action == CAIRN_ACTION_REPLACE ||
@@ -736,6 +856,95 @@ int cairn_engine_destroy(struct cairn_store *st, const char *stack,
 		eng_outputs(&en.base, NULL);
 out:
 	ret = finish(&en, ret);
+	cairn_resource_record_list_free(recs, nrecs);
+	engine_release(&en);
+	return ret;
+}
+
+/* Whether a node's address or name is among names (NULL: all). */
+static bool selected(const struct cairn_resource_record *r, const char *const *names, size_t n)
+{
+	const char *name = cairn_json_str(r->desired, "name");
+
+	if (!names || !n)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
+
+		if (!strcmp(names[i], r->address) || (name && !strcmp(names[i], name)) ||
+		    /* "node.web" and "web" also name every instance of web */
+		    (!strncmp(r->address, names[i], len) && r->address[len] == '[') ||
+		    (!strncmp(r->address + 5, names[i], len) && r->address[5 + len] == '['))
+			return true;
+	}
+	return false;
+}
+
+int cairn_engine_configure(struct cairn_store *st, const struct cairn_model *m,
+			   const char *const *names, size_t nnames,
+			   const struct cairn_engine_opts *opts,
+			   struct cairn_engine_result *res, struct cairn_error *err)
+{
+	struct engine en;
+	struct cairn_resource_record *recs = NULL;
+	struct cairn_strmap job_at = CAIRN_STRMAP_INIT;
+	bool *matched = xcalloc(nnames ? nnames : 1, sizeof(*matched));
+	size_t nrecs = 0;
+	int ret = -1;
+
+	engine_init(&en, st, m->stack, opts, res);
+	en.vars = m->variables;
+	if (eng_begin(&en.base, NULL, err) || eng_records(&en.base, &recs, &nrecs, err) ||
+	    eng_stack_key(&en.base, err))
+		goto out;
+	eng_stack_dir(&en.base, m);
+	en.jobs = xcalloc(nrecs ? nrecs : 1, sizeof(*en.jobs));
+	for (size_t i = 0; i < nrecs; i++) {
+		const struct cairn_resource_record *r = &recs[i];
+		struct job *j;
+
+		if (!r->kind || strcmp(r->kind, "node") || !selected(r, names, nnames))
+			continue;
+		for (size_t k = 0; k < nnames; k++)
+			matched[k] = matched[k] || selected(r, &names[k], 1);
+		if (r->status != CAIRN_RS_READY) {
+			cairn_warn("%s is %s: not configured", r->address, cairn_resource_status_name(r->status));
+			continue;
+		}
+		j = &en.jobs[en.njobs];
+		j->action = CAIRN_ACTION_UPDATE;
+		j->local = j->configure_only = true;
+		j->address = xstrdup(r->address);
+		j->kind = CAIRN_KIND_NODE;
+		j->old = copy_record(r);
+		j->type = j->old->type;
+		j->provider = j->old->provider;
+		j->desired = json_incref(j->old->desired);
+		j->desired_hash = j->old->desired_hash;
+		cairn_strmap_put(&job_at, r->address, (void *)(uintptr_t)(en.njobs + 1));
+		en.njobs++;
+	}
+	for (size_t k = 0; k < nnames; k++)
+		if (!matched[k]) {
+			cairn_error_set(err, CAIRN_E_NOTFOUND, "stack '%s' has no node '%s'", m->stack, names[k]);
+			goto out;
+		}
+	/* the order of the design: what a node depends on is configured first */
+	for (size_t i = 0; i < m->nres; i++) {
+		uintptr_t a = (uintptr_t)cairn_strmap_get(&job_at, m->res[i].address);
+
+		for (size_t k = 0; a && k < m->res[i].ndeps; k++) {
+			uintptr_t b = (uintptr_t)cairn_strmap_get(&job_at, m->res[m->res[i].deps[k]].address);
+
+			if (b)
+				add_dep(&en, a - 1, b - 1);
+		}
+	}
+	ret = run_all(&en, err);
+out:
+	ret = finish(&en, ret);
+	cairn_strmap_release(&job_at);
+	free(matched);
 	cairn_resource_record_list_free(recs, nrecs);
 	engine_release(&en);
 	return ret;

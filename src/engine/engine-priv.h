@@ -35,6 +35,7 @@ struct eng {
 	int64_t lease_ms;
 	int64_t t0;
 	char *state_dir;
+	char *dir;                    /* the stack file's directory: relative paths start there; NULL: ours */
 	char *key_private, *key_public;   /* the stack's SSH key (access.c), or NULL */
 	struct eprov *provs;
 	size_t nprovs, aprovs;
@@ -91,6 +92,9 @@ void eng_emit(struct eng *e, const json_t *event);
 void eng_known_put(struct eng *e, struct cairn_resource_record *r);
 /* Store a record as it now is (its observed state changed after the call). */
 int eng_put_record(struct eng *e, const struct cairn_resource_record *rec, struct cairn_error *err);
+/* The same, and when ok forget the resource's task, in one transaction:
+ * work done without a provider call (configuration, a local update). */
+int eng_settle(struct eng *e, const struct cairn_resource_record *rec, bool ok, struct cairn_error *err);
 
 /* access.c: the stack's key pair into e (once; nothing without a KEK path) */
 int eng_stack_key(struct eng *e, struct cairn_error *err);
@@ -106,6 +110,52 @@ json_t *eng_ssh_route(const struct cairn_resource_record *r);
 int eng_node_ready(struct eng *e, const struct cairn_resource_record *node,
 		   const struct cairn_resource_record *bastion, int64_t timeout_ms,
 		   json_t *observed, struct cairn_error *err);
+
+/* A session to a recorded node as cairn reaches it (its observed address,
+ * through bastion when not NULL, the stack's key unless it has a key file),
+ * its host key pinned when recorded.  NULL with err set. */
+struct cairn_ssh_session *eng_ssh_connect(struct eng *e, const struct cairn_resource_record *node,
+					  const struct cairn_resource_record *bastion,
+					  struct cairn_error *err);
+
+/* configure.c: how references are filled in while a run goes on */
+struct eng_refs {
+	cairn_engine_lookup_fn *lookup;
+	void *ctx;
+	pthread_mutex_t *mu;          /* held around lookups; NULL: none needed */
+	const json_t *vars;           /* the stack's variables, for templates; may be NULL */
+};
+struct eng_configure_stats {
+	size_t ran, skipped, seeded, failed;
+};
+/*
+ * Run the configure steps of node rec (its desired "configure") over SSH,
+ * through bastion when not NULL: steps done before with the same hash (the
+ * facts "step.N") are skipped, those a provider seeded are recorded, the
+ * first failure stops the node.  rec->observed (made when NULL) gets
+ * "configured" ({status, steps, failed_step, error, at}) and, at first
+ * contact, "host_key"; the caller stores the record.  stats (may be NULL)
+ * is added to.  Returns 0 when every step is done.
+ */
+int eng_configure(struct eng *e, struct cairn_resource_record *rec,
+		  const struct cairn_resource_record *bastion, const struct eng_refs *refs,
+		  struct eng_configure_stats *stats, struct cairn_error *err);
+/* ansible.c: run one ansible step (resolved: {playbook, groups, vars})
+ * against rec; output gets the recap and failures, *exit_status
+ * ansible-playbook's.  0 when it ran, whatever its status. */
+int eng_ansible_step(struct eng *e, const struct cairn_resource_record *rec,
+		     const struct cairn_resource_record *bastion, const json_t *step,
+		     struct cairn_buf *output, int *exit_status, struct cairn_error *err);
+
+/*
+ * The stack file's directory, which relative paths (sources, playbooks,
+ * images) are relative to: m's file's, remembered in the store (the fact
+ * "dir" of address "stack"); when m was not loaded from a file (a stored
+ * design, a saved plan), the one remembered.  Sets e->dir (NULL: unknown).
+ */
+void eng_stack_dir(struct eng *e, const struct cairn_model *m);
+/* path made absolute against e->dir (a new string; NULL for NULL) */
+char *eng_path(const struct eng *e, const char *path);
 
 /* Evaluate outputs (NULL: clear them) against the stack's records and store them. */
 void eng_outputs(struct eng *e, const json_t *outputs);

@@ -25,10 +25,13 @@
 #include "cairn/model.h"
 #include "cairn/plan.h"
 #include "cairn/store.h"
+#include "util/buf.h"
 
 /* Progress events, one JSON object each (docs/events.md):
  *   {"event": "start"|"done"|"failed"|"retry"|"blocked"|"working", "address",
  *    "op", "elapsed_ms", "attempt", "error"}
+ *   {"event": "step", "address", "op": "configure", "index", "kind",
+ *    "status": "ok"|"failed"|"skipped"|"seeded", "elapsed_ms", "error"}
  *   {"event": "summary", "created", "updated", "replaced", "deleted", "failed",
  *    "blocked", "unchanged", "elapsed_ms", "interrupted"}
  * The callback is called from several threads, one call at a time. */
@@ -53,6 +56,8 @@ struct cairn_engine_opts {
 
 struct cairn_engine_result {
 	size_t created, updated, replaced, deleted, failed, blocked, unchanged;
+	size_t configured;      /* cairn configure: nodes whose steps all hold */
+	size_t steps_ran, steps_skipped, steps_seeded, steps_failed;
 	int64_t elapsed_ms;
 	bool interrupted;
 	bool stale_plan;        /* refused: the state moved since the plan (nothing done) */
@@ -74,6 +79,20 @@ int cairn_engine_apply(struct cairn_store *st, const struct cairn_model *m,
 int cairn_engine_destroy(struct cairn_store *st, const char *stack,
 			 const struct cairn_engine_opts *opts,
 			 struct cairn_engine_result *res, struct cairn_error *err);
+
+/*
+ * Run the configure steps of the stack's nodes again (cairn configure): of
+ * every node, or of those names gives (a name "web-0", an address
+ * "node.web[0]", or "web" for all its instances; a name no node has is
+ * CAIRN_E_NOTFOUND), as their records hold them, in the order of m (the
+ * stack's stored design: what a node depends on goes first).  Steps whose
+ * hash is unchanged since they succeeded are skipped.  Takes the stack's
+ * lock; calls no provider.  Returns 0 when every node's steps hold.
+ */
+int cairn_engine_configure(struct cairn_store *st, const struct cairn_model *m,
+			   const char *const *names, size_t nnames,
+			   const struct cairn_engine_opts *opts,
+			   struct cairn_engine_result *res, struct cairn_error *err);
 
 /* Resolve the open intents of a stack (the caller holds its lock or knows
  * nobody else runs).  *resolved (may be NULL) receives how many. */
@@ -129,30 +148,28 @@ struct cairn_ssh_session;
  * groups from pools, labels (KEY_VALUE) and the groups of ansible steps;
  * host vars ansible_host, _port, _user, _ssh_private_key_file and
  * _ssh_common_args, which reach a node through its bastion and check host
- * keys against the pins with known_hosts_cmd, a KnownHostsCommand, when not
- * NULL); known_hosts lines of the pinned host keys.  Callers free.
+ * keys against the pins with known_hosts_cmd, a KnownHostsCommand, and/or
+ * known_hosts_file, a file of them, when not NULL); known_hosts lines of
+ * the pinned host keys.  Callers free.
  */
 json_t *cairn_engine_inventory_rows(const char *stack, const struct cairn_resource_record *recs,
 				    size_t n);
 /* The row of one record, or NULL when it is not a node. */
 json_t *cairn_engine_inventory_row(const char *stack, const struct cairn_resource_record *r);
 /*
- * The rows that expr selects: KEY=VALUE or KEY!=VALUE terms (KEY: stack,
- * name, address, provider, type, state, pool, ip, machine, or labels.KEY;
- * a VALUE with blanks in quotes) joined by "and" and "or", "and" binding
- * tighter.  *out is a new array of the same row objects.  CAIRN_E_INVALID,
- * saying what is wrong, for an expression that does not parse.
+ * A query over rows: KEY=VALUE or KEY!=VALUE terms (KEY: stack, name,
+ * address, provider, type, state, pool, ip, machine, or labels.KEY; a VALUE
+ * with blanks in quotes) joined by "and" and "or", "and" binding tighter.
+ * compile() fails with CAIRN_E_INVALID, saying what is wrong, for an
+ * expression that does not parse; match() tells whether a row is selected.
  */
-int cairn_engine_inventory_query(const json_t *rows, const char *expr, json_t **out,
-				 struct cairn_error *err);
-/* The same, compiled once and matched row by row. */
 struct cairn_inventory_query;
 int cairn_engine_query_compile(const char *expr, struct cairn_inventory_query **q,
 			       struct cairn_error *err);
 bool cairn_engine_query_match(const struct cairn_inventory_query *q, const json_t *row);
 void cairn_engine_query_free(struct cairn_inventory_query *q);
 json_t *cairn_engine_inventory_ansible(const struct cairn_resource_record *recs, size_t n,
-				       const char *known_hosts_cmd);
+				       const char *known_hosts_cmd, const char *known_hosts_file);
 char *cairn_engine_known_hosts(const struct cairn_resource_record *recs, size_t n);
 
 int cairn_engine_ssh_open(struct cairn_store *st, const char *kek_path, const char *stack,
@@ -170,5 +187,18 @@ json_t *cairn_engine_resolve(const json_t *v, const struct cairn_resource_record
 typedef const struct cairn_resource_record *cairn_engine_lookup_fn(void *ctx, const char *address);
 json_t *cairn_engine_resolve_with(const json_t *v, cairn_engine_lookup_fn *lookup, void *ctx,
 				  const struct cairn_resource_record *self);
+
+/*
+ * Render a template: text (len bytes) with its ${node...}, ${self...} and
+ * ${var.NAME} references (vars: the stack's variables; NULL: none) expanded
+ * into out (appended), as cairn_engine_resolve_with() does, but strictly: a
+ * node the stack does not have, an attribute a node does not have (yet), an
+ * unknown variable or an unclosed "${" fails with CAIRN_E_INVALID saying
+ * which and where ("3:14: ${node.db.port}: node.db has no 'port' (yet)").
+ * "$${" is a literal "${".
+ */
+int cairn_engine_render(const char *text, size_t len, cairn_engine_lookup_fn *lookup, void *lctx,
+			const struct cairn_resource_record *self, const json_t *vars,
+			struct cairn_buf *out, struct cairn_error *err);
 
 #endif

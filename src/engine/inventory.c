@@ -114,9 +114,18 @@ static void join_group(json_t *inv, const char *group, const char *host)
 }
 
 /* -o options that check host keys against cairn's pins (a shell word list) */
-static void add_pins(struct cairn_buf *b, const char *known_hosts_cmd)
+static void add_pins(struct cairn_buf *b, const char *known_hosts_cmd, const char *known_hosts_file)
 {
-	cairn_buf_addstr(b, " -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null");
+	cairn_buf_addstr(b, " -o StrictHostKeyChecking=yes -o ");
+	if (known_hosts_file) {
+		struct cairn_buf v = CAIRN_BUF_INIT;
+
+		cairn_buf_addf(&v, "UserKnownHostsFile=%s", known_hosts_file);
+		cairn_buf_add_sh_quoted(b, v.s);
+		cairn_buf_release(&v);
+	} else {
+		cairn_buf_addstr(b, "UserKnownHostsFile=/dev/null");
+	}
 	if (known_hosts_cmd) {
 		struct cairn_buf v = CAIRN_BUF_INIT;
 
@@ -128,7 +137,7 @@ static void add_pins(struct cairn_buf *b, const char *known_hosts_cmd)
 }
 
 json_t *cairn_engine_inventory_ansible(const struct cairn_resource_record *recs, size_t n,
-				       const char *known_hosts_cmd)
+				       const char *known_hosts_cmd, const char *known_hosts_file)
 {
 	json_t *inv = json_object(), *hostvars = json_object(), *all = json_pack("{s:[]}", "hosts");
 	struct cairn_strmap by_addr = CAIRN_STRMAP_INIT;
@@ -157,7 +166,7 @@ json_t *cairn_engine_inventory_ansible(const struct cairn_resource_record *recs,
 			json_object_set_new(vars, "cairn_pool", json_string(pool));
 		if (cairn_json_str(r->observed, "machine"))
 			json_object_set_new(vars, "cairn_machine", json_string(cairn_json_str(r->observed, "machine")));
-		add_pins(&args, known_hosts_cmd);
+		add_pins(&args, known_hosts_cmd, known_hosts_file);
 		baddr = eng_bastion_address(r);
 		if (baddr) {
 			const struct cairn_resource_record *b = cairn_strmap_get(&by_addr, baddr);
@@ -167,7 +176,7 @@ json_t *cairn_engine_inventory_ansible(const struct cairn_resource_record *recs,
 				struct cairn_buf pc = CAIRN_BUF_INIT;
 
 				cairn_buf_addstr(&pc, "ProxyCommand=ssh");
-				add_pins(&pc, known_hosts_cmd);
+				add_pins(&pc, known_hosts_cmd, known_hosts_file);
 				if (cairn_json_str(broute, "identity")) {
 					cairn_buf_addstr(&pc, " -i ");
 					cairn_buf_add_sh_quoted(&pc, cairn_json_str(broute, "identity"));
@@ -398,22 +407,4 @@ int cairn_engine_query_compile(const char *expr, struct cairn_inventory_query **
 fail:
 	cairn_engine_query_free(q);
 	return -1;
-}
-
-int cairn_engine_inventory_query(const json_t *rows, const char *expr, json_t **out,
-				 struct cairn_error *err)
-{
-	struct cairn_inventory_query *q;
-	const json_t *row;
-	size_t i;
-
-	*out = NULL;
-	if (cairn_engine_query_compile(expr, &q, err))
-		return -1;
-	*out = json_array();
-	json_array_foreach(rows, i, row)
-		if (cairn_engine_query_match(q, row))
-			json_array_append((json_t *)*out, (json_t *)row);
-	cairn_engine_query_free(q);
-	return 0;
 }

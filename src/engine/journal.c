@@ -13,6 +13,8 @@
  */
 #include "util/common.h"
 
+#include <sys/stat.h>
+
 #include <pwd.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +77,7 @@ void eng_release(struct eng *e)
 	free(e->stack);
 	free(e->lineage);
 	free(e->state_dir);
+	free(e->dir);
 	cairn_engine_key_free(e->key_private);
 	free(e->key_public);
 	pthread_mutex_destroy(&e->store_mu);
@@ -95,10 +98,16 @@ void eng_known_put(struct eng *e, struct cairn_resource_record *r)
 {
 	struct cairn_resource_record *old = cairn_strmap_get(&e->known, r->address);
 
-	/* the map's key is the record's address: replace the record in place */
+	/* the map's key is the old record's address string: replace the
+	 * record in place and keep that string, which the map points at */
 	if (old) {
+		char *key = old->address;
+
+		old->address = NULL;
 		cairn_resource_record_release(old);
+		free(r->address);
 		*old = *r;
+		old->address = key;
 		free(r);
 		return;
 	}
@@ -281,16 +290,17 @@ static int open_one(struct eng *e, const char *name, const char *type, const jso
 		cfg.ssh_public_key = e->key_public;
 		cfg.ssh_private_key = e->key_private;
 		p->route = true;
+		known = json_array();
+		for (size_t i = 0; i < n; i++)
+			if (recs[i].provider && !strcmp(recs[i].provider, name) && recs[i].cairn_id)
+				json_array_append_new(known, json_pack("{s:s, s:s, s:s, s:O?}",
+								       "cairn_id", recs[i].cairn_id,
+								       "address", recs[i].address,
+								       "kind", recs[i].kind ? recs[i].kind : "node",
+								       "observed", recs[i].observed));
+		cfg.known = known;
 	}
-	known = json_array();
-	for (size_t i = 0; i < n; i++)
-		if (recs[i].provider && !strcmp(recs[i].provider, name) && recs[i].cairn_id)
-			json_array_append_new(known, json_pack("{s:s, s:s, s:s, s:O?}",
-							       "cairn_id", recs[i].cairn_id,
-							       "address", recs[i].address,
-							       "kind", recs[i].kind ? recs[i].kind : "node",
-							       "observed", recs[i].observed));
-	cfg.known = known;
+
 	ret = cairn_provider_open(&cfg, &p->p, err);
 	json_decref(known);
 	if (ret) {
@@ -380,6 +390,69 @@ static int write_record(struct eng *e, void *arg, struct cairn_error *err)
 int eng_put_record(struct eng *e, const struct cairn_resource_record *rec, struct cairn_error *err)
 {
 	return eng_write(e, write_record, (void *)rec, err);
+}
+
+struct settle {
+	const struct cairn_resource_record *rec;
+	bool ok;
+};
+
+static int write_settled(struct eng *e, void *arg, struct cairn_error *err)
+{
+	const struct settle *s = arg;
+
+	if (cairn_store_resource_put(e->st, e->stack, s->rec, err))
+		return -1;
+	return s->ok ? cairn_store_task_delete(e->st, e->stack, s->rec->address, err) : 0;
+}
+
+int eng_settle(struct eng *e, const struct cairn_resource_record *rec, bool ok, struct cairn_error *err)
+{
+	struct settle s = { rec, ok };
+
+	return eng_write(e, write_settled, &s, err);
+}
+
+void eng_stack_dir(struct eng *e, const struct cairn_model *m)
+{
+	struct cairn_error err = CAIRN_ERROR_INIT;
+	char *real = m && m->path ? realpath(m->path, NULL) : NULL;
+	struct stat sb;
+	json_t *rows = NULL;
+
+	free(e->dir);
+	e->dir = NULL;
+	if (real && !stat(real, &sb) && S_ISREG(sb.st_mode)) {
+		json_t *v;
+
+		*strrchr(real, '/') = '\0';
+		e->dir = xstrdup(*real ? real : "/");
+		v = json_string(e->dir);
+		pthread_mutex_lock(&e->store_mu);
+		if (cairn_store_fact_put(e->st, e->stack, "stack", "dir", v, &err))
+			cairn_warn("cannot remember the directory of stack '%s': %s", e->stack, err.message);
+		pthread_mutex_unlock(&e->store_mu);
+		json_decref(v);
+	} else {
+		pthread_mutex_lock(&e->store_mu);
+		if (!cairn_store_fact_list(e->st, e->stack, "stack", "dir", &rows, &err) &&
+		    json_array_size(rows))
+			e->dir = xstrdup(cairn_json_str(json_array_get(rows, 0), "value") ?
+					 cairn_json_str(json_array_get(rows, 0), "value") : "/");
+		pthread_mutex_unlock(&e->store_mu);
+		json_decref(rows);
+	}
+	cairn_error_release(&err);
+	free(real);
+}
+
+char *eng_path(const struct eng *e, const char *path)
+{
+	if (!path)
+		return NULL;
+	if (path[0] == '/' || !e->dir)
+		return xstrdup(path);
+	return xasprintf("%s/%s", e->dir, path);
 }
 
 void eng_task(struct eng *e, const char *address, const char *op, const char *status,

@@ -15,6 +15,9 @@ struct ctx {
 	cairn_engine_lookup_fn *lookup;
 	void *lookup_ctx;
 	const struct cairn_resource_record *self;
+	const json_t *vars;             /* ${var.NAME}: only when rendering */
+	bool strict;                    /* a missing value is an error, not "" */
+	char *missing;                  /* strict: why the last eval gave NULL */
 };
 
 static int cmp_addr(const void *key, const void *elem)
@@ -22,7 +25,7 @@ static int cmp_addr(const void *key, const void *elem)
 	return strcmp(key, ((const struct cairn_resource_record *)elem)->address);
 }
 
-static const struct cairn_resource_record *find(const struct ctx *c, const char *address)
+static const struct cairn_resource_record *find(struct ctx *c, const char *address)
 {
 	if (c->lookup)
 		return c->lookup(c->lookup_ctx, address);
@@ -40,13 +43,12 @@ static const struct cairn_resource_record *find(const struct ctx *c, const char 
 	}
 }
 
-/* One attribute of a record as JSON (a new reference). */
-static json_t *attr(const struct cairn_resource_record *r, const char *name)
+/* One attribute of a record as JSON (a new reference), or NULL when the
+ * record has no such attribute (yet). */
+static json_t *attr_of(const struct cairn_resource_record *r, const char *name)
 {
 	json_t *v = NULL;
 
-	if (!r)
-		return json_string("");
 	if (!strcmp(name, "id")) {
 		v = json_object_get(r->observed, "id");
 		if (!v)
@@ -64,7 +66,29 @@ static json_t *attr(const struct cairn_resource_record *r, const char *name)
 		if (!v)
 			v = json_object_get(r->observed, name);
 	}
-	return v ? json_incref(v) : json_string("");
+	return v && !json_is_null(v) ? json_incref(v) : NULL;
+}
+
+/* The same for eval: "" for what is missing, or (strict) NULL and why. */
+static json_t *attr(struct ctx *c, const struct cairn_resource_record *r,
+		    const char *address, const char *name)
+{
+	json_t *v;
+
+	if (!r) {
+		if (!c->strict)
+			return json_string("");
+		free(c->missing);
+		c->missing = xasprintf("the stack has no %s", address);
+		return NULL;
+	}
+	v = attr_of(r, name);
+	if (v || !c->strict)
+		return v ? v : json_string("");
+	free(c->missing);
+	c->missing = *name ? xasprintf("%s has no '%s' (yet)", r->address, name)
+					   : xasprintf("no attribute of %s named", r->address);
+	return NULL;
 }
 
 static void add_text(struct cairn_buf *b, const json_t *v)
@@ -89,16 +113,31 @@ static void add_text(struct cairn_buf *b, const json_t *v)
 }
 
 /* The value of one expression: "node.web[2].ip", "node.web[*].ip", "self.name". */
-static json_t *eval(const struct ctx *c, const char *expr)
+static json_t *eval(struct ctx *c, const char *expr)
 {
 	const char *p, *br, *dot;
 	char *name, *address;
 	json_t *out;
 
 	if (!strncmp(expr, "self.", 5))
-		return attr(c->self, expr + 5);
-	if (strncmp(expr, "node.", 5))
-		return json_string("");
+		return attr(c, c->self, "self", expr + 5);
+	if (c->vars && !strncmp(expr, "var.", 4)) {
+		json_t *v = json_object_get(c->vars, expr + 4);
+
+		if (v && !json_is_null(v))
+			return json_incref(v);
+		free(c->missing);
+		c->missing = xasprintf("variable '%s' has no value", expr + 4);
+		return NULL;
+	}
+	if (strncmp(expr, "node.", 5)) {
+		if (!c->strict)
+			return json_string("");
+		free(c->missing);
+		c->missing = xasprintf("'%s' is not a reference cairn knows "
+						       "(node., self. or var.)", expr);
+		return NULL;
+	}
 	p = expr + 5;
 	for (br = p; *br && *br != '[' && *br != '.'; br++)
 		;
@@ -112,14 +151,21 @@ static json_t *eval(const struct ctx *c, const char *expr)
 		for (long i = 0;; i++) {
 			char *a = xasprintf("%s%ld]", prefix, i);
 			const struct cairn_resource_record *r = find(c, a);
+			json_t *v = r ? attr(c, r, a, dot ? dot + 1 : "") : NULL;
 
 			free(a);
-			if (!r)
+			if (!v)
 				break;
-			json_array_append_new(out, attr(r, dot ? dot + 1 : ""));
+			json_array_append_new(out, v);
 		}
+		if (c->strict && !json_array_size(out) && !c->missing)
+			c->missing = xasprintf("the stack has no node.%s[0]", name);
 		free(prefix);
 		free(name);
+		if (c->strict && (c->missing || !json_array_size(out))) {
+			json_decref(out);
+			return NULL;
+		}
 		return out;
 	}
 	dot = strchr(br, '.');
@@ -130,13 +176,13 @@ static json_t *eval(const struct ctx *c, const char *expr)
 	} else {
 		address = xasprintf("node.%s", name);
 	}
-	out = attr(find(c, address), dot ? dot + 1 : "");
+	out = attr(c, find(c, address), address, dot ? dot + 1 : "");
 	free(address);
 	free(name);
 	return out;
 }
 
-static json_t *resolve_string(const struct ctx *c, const char *s)
+static json_t *resolve_string(struct ctx *c, const char *s)
 {
 	struct cairn_buf b = CAIRN_BUF_INIT;
 	const char *p = s;
@@ -193,7 +239,7 @@ static json_t *resolve_string(const struct ctx *c, const char *s)
 	return out;
 }
 
-static json_t *resolve(const struct ctx *c, const json_t *v, int depth)
+static json_t *resolve(struct ctx *c, const json_t *v, int depth)
 {
 	json_t *out;
 
@@ -226,7 +272,7 @@ static json_t *resolve(const struct ctx *c, const json_t *v, int depth)
 json_t *cairn_engine_resolve(const json_t *v, const struct cairn_resource_record *recs,
 			     size_t nrecs, const struct cairn_resource_record *self)
 {
-	struct ctx c = { recs, nrecs, NULL, NULL, self };
+	struct ctx c = { recs, nrecs, NULL, NULL, self, NULL, false, NULL };
 
 	return v ? resolve(&c, v, 0) : NULL;
 }
@@ -234,7 +280,73 @@ json_t *cairn_engine_resolve(const json_t *v, const struct cairn_resource_record
 json_t *cairn_engine_resolve_with(const json_t *v, cairn_engine_lookup_fn *lookup, void *ctx,
 				  const struct cairn_resource_record *self)
 {
-	struct ctx c = { NULL, 0, lookup, ctx, self };
+	struct ctx c = { NULL, 0, lookup, ctx, self, NULL, false, NULL };
 
 	return v ? resolve(&c, v, 0) : NULL;
+}
+
+/* line:col (from 1) of offset off in text */
+static void line_col(const char *text, size_t off, int *line, int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+int cairn_engine_render(const char *text, size_t len, cairn_engine_lookup_fn *lookup, void *lctx,
+			const struct cairn_resource_record *self, const json_t *vars,
+			struct cairn_buf *out, struct cairn_error *err)
+{
+	struct ctx c = { NULL, 0, lookup, lctx, self, vars, true, NULL };
+	size_t i = 0;
+	int line, col;
+
+	while (i < len) {
+		const char *end;
+		char *expr, *a, *e;
+		json_t *v;
+
+		if (text[i] == '$' && i + 2 < len && text[i + 1] == '$' && text[i + 2] == '{') {
+			cairn_buf_addstr(out, "${");
+			i += 3;
+			continue;
+		}
+		if (text[i] != '$' || i + 1 >= len || text[i + 1] != '{') {
+			cairn_buf_addch(out, text[i++]);
+			continue;
+		}
+		end = memchr(text + i, '}', len - i);
+		if (!end || memchr(text + i, '\n', (size_t)(end - text) - i)) {
+			line_col(text, i, &line, &col);
+			return cairn_error_set(err, CAIRN_E_INVALID, "%d:%d: '${' without its '}'", line, col);
+		}
+		expr = xstrndup(text + i + 2, (size_t)(end - text) - i - 2);
+		for (a = expr; isspace((unsigned char)*a); a++)
+			;
+		for (e = a + strlen(a); e > a && isspace((unsigned char)e[-1]); e--)
+			;
+		*e = '\0';
+		v = eval(&c, a);
+		if (!v) {
+			line_col(text, i, &line, &col);
+			cairn_error_set(err, CAIRN_E_INVALID, "%d:%d: ${%s}: %s", line, col, a,
+					c.missing ? c.missing : "no value");
+			free(c.missing);
+			free(expr);
+			return -1;
+		}
+		add_text(out, v);
+		json_decref(v);
+		free(expr);
+		i = (size_t)(end - text) + 1;
+	}
+	free(c.missing);
+	return 0;
 }

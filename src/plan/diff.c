@@ -244,9 +244,34 @@ static void set_action(struct cairn_change *c, enum cairn_action a, char *reason
 	c->reason = reason;
 }
 
+/*
+ * Why a node's configuration is not done, or NULL when it is (or it has no
+ * steps): the engine records in its observed "configured" how the last
+ * configuration went; a node made or changed without it being recorded
+ * was cut short.
+ */
+static char *configuration_pending(const struct cairn_resource *res,
+				   const struct cairn_resource_record *rec)
+{
+	const json_t *c = json_object_get(rec->observed, "configured");
+	const char *status = cairn_json_str(c, "status");
+
+	if (res->kind != CAIRN_KIND_NODE || !json_array_size(json_object_get(res->desired, "configure")))
+		return NULL;
+	if (status && !strcmp(status, "ok"))
+		return NULL;
+	if (status && !strcmp(status, "failed"))
+		return xasprintf("configuration failed at step %lld: %s",
+				 (long long)json_integer_value(json_object_get(c, "failed_step")),
+				 cairn_json_str(c, "error") ? cairn_json_str(c, "error") : "?");
+	return xstrdup("not configured yet");
+}
+
 static void plan_resource(struct cairn_plan *p, const struct cairn_resource *res,
 			  const struct cairn_resource_record *rec)
 {
+	char *pending;
+
 	struct cairn_change *c = add_change(p, CAIRN_ACTION_NOOP, res->address,
 					    res->kind, res->type, res->provider);
 	const char *forced_by = NULL;
@@ -285,10 +310,18 @@ static void plan_resource(struct cairn_plan *p, const struct cairn_resource *res
 		set_action(c, CAIRN_ACTION_REPLACE,
 			   xstrdup("'provider' changed (forces replacement)"));
 	} else if (rec->desired_hash && !strcmp(rec->desired_hash, res->desired_hash)) {
-		set_action(c, CAIRN_ACTION_NOOP, xstrdup("up to date"));
+		if ((pending = configuration_pending(res, rec))) {
+			c->before = json_incref(rec->desired);
+			set_action(c, CAIRN_ACTION_UPDATE, pending);
+		} else {
+			set_action(c, CAIRN_ACTION_NOOP, xstrdup("up to date"));
+		}
 	} else {
 		c->fields = diff_fields(rec->desired, res->desired, res, &forced_by);
-		if (!c->fields) {
+		if (!c->fields && (pending = configuration_pending(res, rec))) {
+			c->before = json_incref(rec->desired);
+			set_action(c, CAIRN_ACTION_UPDATE, pending);
+		} else if (!c->fields) {
 			/* Only the recorded hash differs: nothing to do. */
 			set_action(c, CAIRN_ACTION_NOOP, xstrdup("up to date"));
 		} else if (forced_by) {
@@ -518,6 +551,21 @@ void cairn_plan_restrict(struct cairn_plan *p, const struct cairn_model *m,
 	}
 	free(stack);
 	free(want);
+}
+
+bool cairn_change_is_local(const struct cairn_change *c)
+{
+	const struct cairn_type_schema *t = c->res && c->res->decl ? c->res->decl->type : NULL;
+
+	if (c->action != CAIRN_ACTION_UPDATE)
+		return false;
+	for (size_t i = 0; c->fields && c->fields[i]; i++) {
+		const struct cairn_field *f = cairn_schema_field(c->kind, t, c->fields[i]);
+
+		if (!f || !(f->flags & CAIRN_FF_LOCAL))
+			return false;
+	}
+	return true;
 }
 
 bool cairn_plan_has_changes(const struct cairn_plan *p)

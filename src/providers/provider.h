@@ -50,7 +50,8 @@ struct cairn_provider_config {
 				     * never handed to a plugin.  NULL: none */
 	const json_t *known;        /* what the state holds of this instance: an
 				     * array of {"cairn_id", "address", "kind",
-				     * "observed"}; NULL: nothing */
+				     * "observed"}, for drivers that keep their
+				     * objects in the state (static); else NULL */
 };
 
 /* What one call is about. */

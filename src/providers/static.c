@@ -180,8 +180,10 @@ static int st_open(const struct cairn_provider_config *cfg, void **priv, struct 
 
 		if (!id || !name)
 			continue;
-		if (!m && json_is_true(json_object_get(obs, "adhoc")) && cairn_json_str(obs, "ip"))
-			m = add_machine(s, name, cairn_json_str(obs, "ip")), m->adhoc = true;
+		if (!m && json_is_true(json_object_get(obs, "adhoc")) && cairn_json_str(obs, "ip")) {
+			m = add_machine(s, name, cairn_json_str(obs, "ip"));
+			m->adhoc = true;
+		}
 		if (!m) {
 			cairn_debug("%s holds machine '%s', which provider '%s' no longer lists",
 				    addr ? addr : id, name, cfg->name);

@@ -19,7 +19,13 @@
 #   hosts_addr I        the address of host I (0: the bastion, as the client sees it)
 #   hosts_stop_sshd I   stop host I's sshd (0: the bastion's); hosts_start_sshd I again
 #   hosts_rekey I       give host I a new host key (restarts its sshd)
+#   hosts_fs I          the directory that host I sees at $HOSTS_FS, from outside
 #   hosts_down          remove everything hosts_up made (also on EXIT: call it from the trap)
+#
+# The hosts share the machine's file system, but each has a private directory
+# of its own at the same path, $HOSTS_FS (/tmp/$HP-fs): its sshd runs in a
+# mount namespace where $HTMP/fs/NAME is bound there, so what a session
+# writes under $HOSTS_FS lands on that host only.
 #
 # Set before sourcing: HP (a per-run prefix, at most 8 characters) and HTMP (a
 # directory for keys, configs and logs).  The user key is $HTMP/id (an
@@ -32,6 +38,7 @@ HOSTS_ROUTE=
 HOSTS_MADE_RUN_SSHD=
 HOSTS_N=0
 HX=
+HOSTS_FS=
 
 hosts_down() {
 	local pid child
@@ -48,6 +55,8 @@ hosts_down() {
 	HOSTS_ROUTE=
 	[ -n "$HOSTS_MADE_RUN_SSHD" ] && rmdir /run/sshd 2>/dev/null
 	HOSTS_MADE_RUN_SSHD=
+	[ -n "$HOSTS_FS" ] && rmdir "$HOSTS_FS" 2>/dev/null
+	HOSTS_FS=
 }
 
 # hosts_gone: nothing of the run is left (namespaces, route, sshd)
@@ -60,6 +69,8 @@ hosts_addr() {
 }
 
 hosts_run() { ip netns exec "${HP}c" "$@"; }
+
+hosts_fs() { echo "$HTMP/fs/$(_hosts_name "$1")"; }
 
 _hosts_ns() { if [ "$1" = 0 ]; then echo "${HP}b"; else echo "${HP}h$1"; fi; }
 _hosts_name() { if [ "$1" = 0 ]; then echo "${HP}-bastion"; else echo "${HP}-h$1"; fi; }
@@ -92,7 +103,9 @@ hosts_start_sshd() {
 	local i=$1 ns name addr k
 	ns=$(_hosts_ns "$i") name=$(_hosts_name "$i") addr=$(hosts_addr "$i")
 	# ip netns exec, unshare and sh exec in turn: $! is sshd itself
-	ip netns exec "$ns" unshare --uts sh -c "hostname '$name' && exec /usr/sbin/sshd -D -e -f '$HTMP/$name.conf'" \
+	mkdir -p "$HTMP/fs/$name"
+	ip netns exec "$ns" unshare --uts --mount --propagation private \
+		sh -c "mount --bind '$HTMP/fs/$name' '$HOSTS_FS' && hostname '$name' && exec /usr/sbin/sshd -D -e -f '$HTMP/$name.conf'" \
 		2>>"$HTMP/$name.log" &
 	HOSTS_PIDS[$i]=$!
 	for k in $(seq 100); do
@@ -162,6 +175,8 @@ hosts_up() {
 	done
 
 	[ -d /run/sshd ] || { mkdir -p /run/sshd && chmod 755 /run/sshd && HOSTS_MADE_RUN_SSHD=1; }
+	HOSTS_FS=/tmp/$HP-fs
+	mkdir "$HOSTS_FS" || return 1
 	ssh-keygen -q -t ed25519 -N '' -C "$HP-user" -f "$HTMP/id" || return 1
 	cp "$HTMP/id.pub" "$HTMP/authorized_keys"
 	for i in $(seq 0 "$n"); do

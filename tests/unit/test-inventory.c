@@ -58,17 +58,19 @@ static int teardown(void **state)
 /* the names the query selects, space-separated; NULL when it does not parse */
 static char *names(const char *expr, struct cairn_error *err)
 {
-	json_t *rows = cairn_engine_inventory_rows("s", recs, 4), *out = NULL, *row;
+	json_t *rows = cairn_engine_inventory_rows("s", recs, 4), *row;
+	struct cairn_inventory_query *q;
 	struct cairn_buf b = CAIRN_BUF_INIT;
 	size_t i;
 
-	if (cairn_engine_inventory_query(rows, expr, &out, err)) {
+	if (cairn_engine_query_compile(expr, &q, err)) {
 		json_decref(rows);
 		return NULL;
 	}
-	json_array_foreach(out, i, row)
-		cairn_buf_addf(&b, "%s%s", b.len ? " " : "", cairn_json_str(row, "name"));
-	json_decref(out);
+	json_array_foreach(rows, i, row)
+		if (cairn_engine_query_match(q, row))
+			cairn_buf_addf(&b, "%s%s", b.len ? " " : "", cairn_json_str(row, "name"));
+	cairn_engine_query_free(q);
 	json_decref(rows);
 	return cairn_buf_detach(&b, NULL);
 }
@@ -142,7 +144,7 @@ static void test_query(void **state)
 
 static void test_ansible(void **state)
 {
-	json_t *inv = cairn_engine_inventory_ansible(recs, 4, "cairn 'x' --format known_hosts");
+	json_t *inv = cairn_engine_inventory_ansible(recs, 4, "cairn 'x' --format known_hosts", NULL);
 	json_t *hv = json_object_get(json_object_get(inv, "_meta"), "hostvars"), *v;
 	const char *args;
 
