@@ -118,6 +118,8 @@ int cmd_plan(struct cairn_cli *cli, int argc, char **argv);
 int cmd_apply(struct cairn_cli *cli, int argc, char **argv);
 int cmd_destroy(struct cairn_cli *cli, int argc, char **argv);
 int cmd_configure(struct cairn_cli *cli, int argc, char **argv);
+int cmd_health(struct cairn_cli *cli, int argc, char **argv);
+extern const struct cli_option cli_health_options[];
 int cmd_graph(struct cairn_cli *cli, int argc, char **argv);
 int cmd_state(struct cairn_cli *cli, int argc, char **argv);
 int cmd_explain(struct cairn_cli *cli, int argc, char **argv);

@@ -572,9 +572,13 @@ int cmd_configure(struct cairn_cli *cli, int argc, char **argv)
 	int c, status = CLI_EXIT_FAIL, ret;
 
 	while ((c = cli_getopt(cli, argc, argv)) != -1) {
-		int k = cli_engine_option(cli, c, &o, NULL);
+		int k;
 
-		if (k)
+		if (c == OPT_ENGINE_END) {
+			o.force_steps = true;
+			continue;
+		}
+		if ((k = cli_engine_option(cli, c, &o, NULL)))
 			return k < 0 ? cli_getopt_status(c < 0 ? c : CLI_GETOPT_USAGE) : k;
 	}
 	if (optind >= argc)

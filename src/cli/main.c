@@ -106,7 +106,7 @@ const struct cairn_cmd cairn_commands[] = {
 	{
 		.name = "configure",
 		.fn = cmd_configure,
-		.usage = "configure [--parallelism N] [--lock-timeout D] STACK [NODE]...",
+		.usage = "configure [--force] [--parallelism N] [--lock-timeout D] STACK [NODE]...",
 		.summary = "run the configure steps of a stack's nodes again",
 		.description =
 			"Run the configure steps (run, file, template, ansible) of every node\n"
@@ -116,13 +116,32 @@ const struct cairn_cmd cairn_commands[] = {
 			"on first.  A step whose command, file content (a template rendered\n"
 			"again) or playbook is unchanged since it last succeeded on the node\n"
 			"is skipped; the others run in order, and a node's first failure stops\n"
-			"it.  No provider is called.  Exit 0 when every node's steps hold, 1\n"
-			"when some failed, 130 when interrupted.",
+			"it; --force runs every step.  No provider is called.  Exit 0 when\n"
+			"every node's steps hold, 1 when some failed, 130 when interrupted.",
 		.options = (const struct cli_option[]){
+			{ "force", OPT_ENGINE_END, NULL, "run every step, changed or not" },
 			{ "parallelism", OPT_ENGINE_PARALLELISM, "N", "nodes configured at once (default 10)" },
 			{ "lock-timeout", OPT_ENGINE_LOCK_TIMEOUT, "DURATION", "wait this long for the stack's lock (default: fail at once)" },
 			{ NULL, 0, NULL, NULL },
 		},
+		.flags = CMD_NEEDS_STATE,
+	},
+	{
+		.name = "health",
+		.fn = cmd_health,
+		.usage = "health [--watch] [--no-check] [--parallelism N] STACK [NODE]...",
+		.summary = "check the health of a stack's nodes",
+		.description =
+			"Run the health checks of STACK's nodes (or of the NODEs named) once\n"
+			"and show each node's state (ready, pending or failed) and each\n"
+			"check's: ping, tcp ports, http URLs (2xx or 3xx) and a command over\n"
+			"SSH, through the node's bastion.  A check is pending until it first\n"
+			"passes and failed once it failed 'retries' times in a row; what it\n"
+			"saw is kept in the state.  --watch checks each node again as its\n"
+			"interval passes and prints every change of state with its time, until\n"
+			"Ctrl-C.  --no-check shows what was last recorded.  Exit 0 when every\n"
+			"node shown is ready, 1 otherwise.",
+		.options = cli_health_options,
 		.flags = CMD_NEEDS_STATE,
 	},
 	{

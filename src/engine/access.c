@@ -330,6 +330,41 @@ struct cairn_ssh_session *eng_ssh_connect(struct eng *e, const struct cairn_reso
 	return connect_node(node, bastion, e->key_private, 0, err);
 }
 
+struct cairn_ssh_forward *eng_forward(struct eng *e, const struct cairn_resource_record *via,
+				      const char *host, int port, int timeout_ms, int *fd,
+				      struct cairn_error *err)
+{
+	struct cairn_ssh_options opts = { .connect_timeout_ms = timeout_ms };
+	struct cairn_ssh_forward *f = NULL;
+	char *key = NULL, *unused = NULL;
+	struct access a;
+
+	*fd = -1;
+	if (access_of(via, NULL, &a, err) || access_keys(&a, e->key_private, &opts, &key, &unused, err))
+		goto out;
+	opts.host_keys = a.host_keys[0] ? a.host_keys : NULL;
+	f = cairn_ssh_forward_open(&a.target, &opts, host, port, fd, err);
+out:
+	cairn_ssh_key_text_free(key);
+	cairn_ssh_key_text_free(unused);
+	return f;
+}
+
+int eng_run_on(struct eng *e, const struct cairn_resource_record *node,
+	       const struct cairn_resource_record *bastion, const char *command, int timeout_ms,
+	       struct cairn_buf *out, int *status, struct cairn_error *err)
+{
+	struct cairn_ssh_session *s = connect_node(node, bastion, e->key_private, timeout_ms, err);
+	int ret;
+
+	*status = -1;
+	if (!s)
+		return -1;
+	ret = cairn_ssh_run(s, command, NULL, 0, out, out, status, timeout_ms, err);
+	cairn_ssh_close(s);
+	return ret;
+}
+
 int cairn_engine_ssh_open(struct cairn_store *st, const char *kek_path, const char *stack,
 			  const char *node, struct cairn_ssh_session **out, struct cairn_error *err)
 {

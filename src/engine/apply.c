@@ -270,8 +270,38 @@ static int configure(struct engine *en, struct job *j, struct cairn_resource_rec
 	return ret;
 }
 
+/*
+ * A node's dependents wait for its health checks to pass.  A new node that
+ * never passes them is tainted, as Terraform taints what its provisioners
+ * failed on: the next apply replaces it.
+ */
+static int gate(struct engine *en, struct cairn_resource_record *rec,
+		const struct cairn_resource_record *bastion, const char *op, struct cairn_error *err)
+{
+	json_t *health;
+	int ret;
+
+	pthread_mutex_lock(&en->mu);
+	health = cairn_engine_resolve_with(json_object_get(rec->desired, "health"), lookup, &en->base, rec);
+	pthread_mutex_unlock(&en->mu);
+	ret = eng_health_gate(&en->base, rec, bastion, health, err);
+	json_decref(health);
+	if (ret && !strcmp(op, "create")) {
+		struct cairn_error perr = CAIRN_ERROR_INIT;
+
+		rec->status = CAIRN_RS_TAINTED;
+		if (eng_put_record(&en->base, rec, &perr))
+			cairn_warn("cannot mark %s tainted: %s", rec->address, perr.message);
+		cairn_error_release(&perr);
+	}
+	if (ret)
+		eng_task(&en->base, rec->address, op, "failed", 1, err->message);
+	return ret;
+}
+
 /* create or update rec through the journal, with references resolved, and
- * remember the outcome for later references; then configure a node */
+ * remember the outcome for later references; then configure a node and
+ * wait for its health checks */
 static int run_put(struct engine *en, struct job *j, const char *op,
 		   struct cairn_resource_record *rec, const json_t *before,
 		   struct cairn_error *err)
@@ -306,6 +336,8 @@ static int run_put(struct engine *en, struct job *j, const char *op,
 		ret = wait_ready(en, j, rec, want, bastion, op, err);
 	if (!ret && has_steps(j))
 		ret = configure(en, j, rec, bastion, op, err);
+	if (!ret && j->kind == CAIRN_KIND_NODE && json_object_get(j->desired, "health"))
+		ret = gate(en, rec, bastion, op, err);
 	json_decref(via);
 	bastion_free(bastion);
 	if (!ret) {

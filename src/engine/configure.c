@@ -461,13 +461,13 @@ int eng_configure(struct eng *e, struct cairn_resource_record *rec,
 	for (i = 0; i < n && !ret; i++) {
 		struct step *s = &steps[i];
 
-		if (done_before(&nr, s)) {
+		if (!e->opts->force_steps && done_before(&nr, s)) {
 			if (stats)
 				stats->skipped++;
 			emit_step(e, rec->address, s, "skipped", 0, NULL);
 			continue;
 		}
-		if ((json_int_t)i < seeded && !s->error && !recorded(&nr, s)) {
+		if ((json_int_t)i < seeded && !s->error && !recorded(&nr, s) && !e->opts->force_steps) {
 			/* never recorded: it ran at first boot, from the seed;
 			 * cloud-init says how that went (asked once) */
 			if (!seed_checked) {

@@ -118,6 +118,23 @@ struct cairn_ssh_session *eng_ssh_connect(struct eng *e, const struct cairn_reso
 					  const struct cairn_resource_record *bastion,
 					  struct cairn_error *err);
 
+/* A stream to host:port through node via's sshd (cairn_ssh_forward_open()
+ * with via's login and pinned key); NULL with err set. */
+struct cairn_ssh_forward *eng_forward(struct eng *e, const struct cairn_resource_record *via,
+				      const char *host, int port, int timeout_ms, int *fd,
+				      struct cairn_error *err);
+/* Run command on node (through bastion when not NULL) within timeout_ms:
+ * its output (both streams) into out, its exit status into *status. */
+int eng_run_on(struct eng *e, const struct cairn_resource_record *node,
+	       const struct cairn_resource_record *bastion, const char *command, int timeout_ms,
+	       struct cairn_buf *out, int *status, struct cairn_error *err);
+/* health.c: hold a new node until its health checks (health: the resolved
+ * section) pass, for at most retries x interval; -1 with err saying which
+ * failed.  No checks: 0 at once. */
+int eng_health_gate(struct eng *e, const struct cairn_resource_record *rec,
+		    const struct cairn_resource_record *bastion, const json_t *health,
+		    struct cairn_error *err);
+
 /* configure.c: how references are filled in while a run goes on */
 struct eng_refs {
 	cairn_engine_lookup_fn *lookup;

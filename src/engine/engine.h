@@ -50,6 +50,7 @@ struct cairn_engine_opts {
 	int64_t retry_cap_ms;            /* longest back-off; 0: 10 s */
 	int64_t working_ms;              /* "still working" events after; 0: 10 s */
 	volatile sig_atomic_t *interrupt;/* 1: start nothing new; 2: abandon in-flight calls */
+	bool force_steps;                /* configure: run every step, changed or not */
 	cairn_engine_event_fn *event;
 	void *event_ctx;
 };
@@ -93,6 +94,23 @@ int cairn_engine_configure(struct cairn_store *st, const struct cairn_model *m,
 			   const char *const *names, size_t nnames,
 			   const struct cairn_engine_opts *opts,
 			   struct cairn_engine_result *res, struct cairn_error *err);
+
+/*
+ * One round of the health checks of a stack's nodes (health.c): of every
+ * node with a health section, or of those names gives; with due_only, only
+ * of the nodes whose interval has passed since their last round.  Nodes
+ * are checked in parallel (parallelism at once, 0: 10), each check once,
+ * through the node's bastion; each check's state is kept in the store (the
+ * fact "check.NAME": state pending|ready|failed, fails in a row, detail,
+ * ms, checked_at, since, ok_at).  *out gets [{"address", "name", "state",
+ * "checks": [{"check", "state", ...}]}] of the nodes checked.
+ */
+int cairn_engine_health(struct cairn_store *st, const char *kek_path, const char *stack,
+			const char *const *names, size_t nnames, int parallelism, bool due_only,
+			json_t **out, struct cairn_error *err);
+/* The same shape from what the store holds, checking nothing. */
+int cairn_engine_health_show(struct cairn_store *st, const char *stack, json_t **out,
+			     struct cairn_error *err);
 
 /* Resolve the open intents of a stack (the caller holds its lock or knows
  * nobody else runs).  *resolved (may be NULL) receives how many. */

@@ -212,7 +212,7 @@ static const struct cairn_field configure_elem[] = {
 static const struct cairn_field health_fields[] = {
 	{ "ping", CAIRN_FT_BOOL, 0, .help = "answer ICMP echo" },
 	{ "tcp", CAIRN_FT_LIST, CAIRN_FF_LIST_SCALAR, .elem = port_elem, .help = "ports that accept connections" },
-	{ "http", CAIRN_FT_LIST, CAIRN_FF_LIST_SCALAR, .elem = str_elem, .help = "URLs that answer 2xx" },
+	{ "http", CAIRN_FT_LIST, CAIRN_FF_LIST_SCALAR, .elem = str_elem, .help = "URLs that answer 2xx or 3xx" },
 	{ "command", CAIRN_FT_TEXT, 0, .help = "a command over SSH that exits 0" },
 	{ "interval", CAIRN_FT_DURATION, CAIRN_FF_BOUNDED, "30s", 1000, 86400000, .help = "time between checks" },
 	{ "timeout", CAIRN_FT_DURATION, CAIRN_FF_BOUNDED, "5s", 100, 3600000, .help = "time one check may take" },

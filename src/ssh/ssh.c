@@ -4,6 +4,7 @@
  * retry while a node boots, close.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <time.h>
 
 #include <libssh/libssh.h>
@@ -463,4 +464,63 @@ void cairn_ssh_close(struct cairn_ssh_session *s)
 	free(s->host_key);
 	free(s->bastion_host_key);
 	free(s);
+}
+
+/* ---- forwarding: a stream through a host ------------------------------------------ */
+
+struct cairn_ssh_forward {
+	struct cairn_ssh_tunnel *tunnel;
+};
+
+struct cairn_ssh_forward *cairn_ssh_forward_open(const struct cairn_ssh_target *via,
+						 const struct cairn_ssh_options *opts,
+						 const char *host, int port, int *fd,
+						 struct cairn_error *err)
+{
+	struct hop h = {
+		.target = via,
+		.private_key = opts->private_key,
+		.pins = opts->host_keys,
+		.timeout_ms = timeout_of(opts),
+		.fd = -1,
+	};
+	struct cairn_ssh_forward *f;
+	struct cairn_ssh_tunnel *t;
+	enum fail_kind kind;
+	char *seen = NULL;
+	ssh_session ssh;
+
+	*fd = -1;
+	cairn_ssh_global_init();
+	if (!via || !opts->private_key)
+		return cairn_error_set(err, CAIRN_E_INVALID, "no host or no private key to connect with"), NULL;
+	ssh = connect_hop(&h, &seen, &kind, err);
+	free(seen);
+	if (!ssh)
+		return NULL;
+	t = cairn_ssh_tunnel_start(ssh, host, port, err);
+	if (!t) {
+		ssh_disconnect(ssh);
+		ssh_free(ssh);
+		return NULL;
+	}
+	/* the caller's copy: closing it, then stopping the tunnel (which
+	 * closes its own), ends the pump */
+	*fd = fcntl(t->node_fd, F_DUPFD_CLOEXEC, 3);
+	if (*fd < 0) {
+		cairn_error_set(err, CAIRN_E_IO, "cannot duplicate the forwarded socket: %s", strerror(errno));
+		cairn_ssh_tunnel_stop(t);
+		return NULL;
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->tunnel = t;
+	return f;
+}
+
+void cairn_ssh_forward_close(struct cairn_ssh_forward *f)
+{
+	if (!f)
+		return;
+	cairn_ssh_tunnel_stop(f->tunnel);
+	free(f);
 }

@@ -132,6 +132,22 @@ int cairn_ssh_put_file(struct cairn_ssh_session *s, const char *path, const void
 int cairn_ssh_shell(struct cairn_ssh_session *s, int in_fd, int out_fd, int *exit_status,
 		    struct cairn_error *err);
 
+/*
+ * A stream to host:port (as via sees it) opened by via's sshd, as ssh -W
+ * or -L would: connect and authenticate to via with opts (private_key and
+ * host_keys, via's pins; bastion options are ignored), open a direct-tcpip
+ * channel and pump it to a local socket, *fd, which the caller reads and
+ * writes and closes before cairn_ssh_forward_close() (which stops the pump
+ * and disconnects).  NULL with err set as for cairn_ssh_connect(), or
+ * CAIRN_E_RETRYABLE when via cannot reach host:port.
+ */
+struct cairn_ssh_forward;
+struct cairn_ssh_forward *cairn_ssh_forward_open(const struct cairn_ssh_target *via,
+						 const struct cairn_ssh_options *opts,
+						 const char *host, int port, int *fd,
+						 struct cairn_error *err);
+void cairn_ssh_forward_close(struct cairn_ssh_forward *f);
+
 /* Disconnect (and from the bastion), stop the pump thread, free s. */
 void cairn_ssh_close(struct cairn_ssh_session *s);
 

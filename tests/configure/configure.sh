@@ -159,6 +159,9 @@ sleep 1
 out=$(cairn --json configure "$S" 2>&1); rc=$?
 check "a second configure runs no step (0 ran, 30 unchanged)" '[ $rc = 0 ] && [ "$(steps "$out")" = "0 30 0" ]' "$out"
 check "... and touches no file" '[ "$(stat -c %Y.%i "$(hosts_fs "$h")/motd" "$(hosts_fs "$h")/etc/app.conf")" = "$before" ]'
+out=$(cairn --json configure --force "$S" db 2>&1); rc=$?
+check "configure --force db runs the db nodes' 6 steps again, and only those" \
+	'[ $rc = 0 ] && [ "$(steps "$out")" = "6 0 0" ]' "$out"
 
 # ---- a changed step runs again where it changed, and only there ------------------
 
