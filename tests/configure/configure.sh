@@ -229,6 +229,17 @@ check "a host key changed behind cairn's back is refused for that node" \
 check "... its file is left as it was, the others are configured" \
 	'! grep -qx "# again" "$(hosts_fs "$h")/etc/app.conf" && grep -qx "# again" "$(hosts_fs "$(host_of "node.web[0]")")/etc/app.conf"'
 
+# ---- a key the host no longer accepts ------------------------------------------------
+
+h=$(host_of "node.web[3]")
+hosts_authorize "$h" -
+echo "# and again" >> app.conf.tmpl
+out=$(cairn configure "$S" web-3 web-4 2>&1); rc=$?
+check "a host that no longer accepts the key: its node fails, saying so" \
+	'[ $rc = 1 ] && grep -q "node.web\[3\]: configure failed: .*$(hosts_addr "$h").*\(refused\|denied\|authenticat\)" <<<"$out"' "$out"
+check "... the other node named is configured" 'grep -q "node.web\[4\]: configured" <<<"$out"' "$out"
+hosts_authorize "$h" "$HTMP/id.pub"
+
 # ---- destroy -----------------------------------------------------------------------
 
 out=$(cairn destroy --auto-approve "$S" 2>&1); rc=$?

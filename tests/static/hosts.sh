@@ -20,6 +20,7 @@
 #   hosts_stop_sshd I   stop host I's sshd (0: the bastion's); hosts_start_sshd I again
 #   hosts_rekey I       give host I a new host key (restarts its sshd)
 #   hosts_fs I          the directory that host I sees at $HOSTS_FS, from outside
+#   hosts_authorize I F the public keys host I accepts for root: file F (- : none)
 #   hosts_down          remove everything hosts_up made (also on EXIT: call it from the trap)
 #
 # The hosts share the machine's file system, but each has a private directory
@@ -72,6 +73,11 @@ hosts_run() { ip netns exec "${HP}c" "$@"; }
 
 hosts_fs() { echo "$HTMP/fs/$(_hosts_name "$1")"; }
 
+hosts_authorize() {
+	local f="$HTMP/keys/$(_hosts_name "$1")"
+	if [ "$2" = - ]; then : > "$f"; else cp "$2" "$f"; fi
+}
+
 _hosts_ns() { if [ "$1" = 0 ]; then echo "${HP}b"; else echo "${HP}h$1"; fi; }
 _hosts_name() { if [ "$1" = 0 ]; then echo "${HP}-bastion"; else echo "${HP}-h$1"; fi; }
 
@@ -83,7 +89,7 @@ _hosts_config() {
 	ListenAddress $addr
 	Port 22
 	HostKey $HTMP/$name.host
-	AuthorizedKeysFile $HTMP/authorized_keys
+	AuthorizedKeysFile $HTMP/keys/$name
 	PidFile none
 	StrictModes no
 	UsePAM no
@@ -178,8 +184,9 @@ hosts_up() {
 	HOSTS_FS=/tmp/$HP-fs
 	mkdir "$HOSTS_FS" || return 1
 	ssh-keygen -q -t ed25519 -N '' -C "$HP-user" -f "$HTMP/id" || return 1
-	cp "$HTMP/id.pub" "$HTMP/authorized_keys"
+	mkdir -p "$HTMP/keys"
 	for i in $(seq 0 "$n"); do
+		cp "$HTMP/id.pub" "$HTMP/keys/$(_hosts_name "$i")"
 		ssh-keygen -q -t ed25519 -N '' -C "$(_hosts_name "$i")" -f "$HTMP/$(_hosts_name "$i").host" || return 1
 		_hosts_config "$i"
 		hosts_start_sshd "$i" || return 1
