@@ -250,6 +250,29 @@ static int exit_status(const struct cairn_engine_result *r, int ret)
 	return ret ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
+/* The exit status of an engine run that returned ret; an error that is not
+ * about resources (the lock, the store) is printed in full, else only its
+ * one-line summary, the failures having been printed as they came. */
+static int run_status(struct cairn_cli *cli, const struct cairn_engine_result *r, int ret,
+		      const struct cairn_error *err, const struct cairn_sources *sources)
+{
+	if (ret && !r->failed && !r->blocked && !r->interrupted)
+		return cli_error(cli, err, sources);
+	if (ret && !cli->json && !cli->quiet)
+		fprintf(stderr, "cairn: %s\n", err->message);
+	return exit_status(r, ret);
+}
+
+/* Point o at the progress printer and the signal handlers, for a run. */
+static void prepare_run(struct cairn_engine_opts *o, struct progress *pg)
+{
+	o->interrupt = &interrupted;
+	o->event = on_event;
+	o->event_ctx = pg;
+	o->lease_ms = lease_ms();
+	install_handlers();
+}
+
 static int run_apply(struct cairn_cli *cli, const struct cairn_model *m, struct cairn_plan *saved,
 		     const struct cairn_sources *sources, struct cairn_engine_opts *o,
 		     bool auto_approve, bool (*keep)(const char *address, void *ctx), void *keep_ctx,
@@ -345,15 +368,11 @@ static int run_apply(struct cairn_cli *cli, const struct cairn_model *m, struct 
 		}
 		if (!round && !confirm(cli, "apply these changes", auto_approve, &err))
 			goto fail;
-		o->interrupt = &interrupted;
-		o->event = on_event;
-		o->event_ctx = &pg;
+		prepare_run(o, &pg);
 		if (!dir)
 			o->state_dir = dir = cli_run_dir(cli);
 		if (!kek)
 			o->kek_path = kek = cli_kek_path(cli);
-		o->lease_ms = lease_ms();
-		install_handlers();
 		ret = cairn_engine_apply(st, m, p, o, &r, &err);
 		/*
 		 * The state moved between our plan and the lock (a crashed
@@ -377,11 +396,7 @@ static int run_apply(struct cairn_cli *cli, const struct cairn_model *m, struct 
 	if (saved && r.stale_plan)
 		goto fail;
 	summary(cli, "Apply", &r, ret);
-	status = exit_status(&r, ret);
-	if (ret && !r.failed && !r.blocked && !r.interrupted)
-		status = cli_error(cli, &err, sources);
-	else if (ret && !cli->json && !cli->quiet)
-		fprintf(stderr, "cairn: %s\n", err.message);
+	status = run_status(cli, &r, ret, &err, sources);
 	goto out;
 fail:
 	status = cli_error(cli, &err, sources);
@@ -532,19 +547,11 @@ int cmd_destroy(struct cairn_cli *cli, int argc, char **argv)
 	}
 	if (!confirm(cli, "destroy every resource of this stack", auto_approve, &err))
 		goto fail;
-	o.interrupt = &interrupted;
-	o.event = on_event;
-	o.event_ctx = &pg;
+	prepare_run(&o, &pg);
 	o.state_dir = dir = cli_run_dir(cli);
-	o.lease_ms = lease_ms();
-	install_handlers();
 	ret = cairn_engine_destroy(st, stack, &o, &r, &err);
 	summary(cli, "Destroy", &r, ret);
-	status = exit_status(&r, ret);
-	if (ret && !r.failed && !r.blocked && !r.interrupted)
-		status = cli_error(cli, &err, NULL);
-	else if (ret && !cli->json && !cli->quiet)
-		fprintf(stderr, "cairn: %s\n", err.message);
+	status = run_status(cli, &r, ret, &err, NULL);
 	goto out;
 fail:
 	status = cli_error(cli, &err, NULL);
@@ -608,13 +615,9 @@ int cmd_configure(struct cairn_cli *cli, int argc, char **argv)
 			if (!json_is_string(v) || strcmp(json_string_value(v), "(sensitive)"))
 				json_object_set(m->variables, k, v);
 	}
-	o.interrupt = &interrupted;
-	o.event = on_event;
-	o.event_ctx = &pg;
+	prepare_run(&o, &pg);
 	o.state_dir = dir = cli_run_dir(cli);
 	o.kek_path = kek = cli_kek_path(cli);
-	o.lease_ms = lease_ms();
-	install_handlers();
 	ret = cairn_engine_configure(st, m, (const char *const *)argv + optind + 1,
 				     (size_t)(argc - optind - 1), &o, &r, &err);
 	if (!cli->json && !cli->quiet && (r.configured || r.failed || r.blocked || r.interrupted))
@@ -622,11 +625,7 @@ int cmd_configure(struct cairn_cli *cli, int argc, char **argv)
 		       r.interrupted ? "interrupted" : (r.failed || r.blocked) ? "failed" : "complete",
 		       r.configured, r.failed + r.blocked, r.steps_ran - r.steps_failed, r.steps_skipped,
 		       r.steps_failed, r.elapsed_ms / 1000.0);
-	status = exit_status(&r, ret);
-	if (ret && !r.failed && !r.blocked && !r.interrupted)
-		status = cli_error(cli, &err, NULL);
-	else if (ret && !cli->json && !cli->quiet)
-		fprintf(stderr, "cairn: %s\n", err.message);
+	status = run_status(cli, &r, ret, &err, NULL);
 	goto out;
 fail:
 	status = cli_error(cli, &err, NULL);

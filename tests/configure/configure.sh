@@ -12,11 +12,9 @@ set -u
 CAIRN=$(realpath "$1")
 HERE=$(dirname "$(realpath "$0")")
 
-if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || [ ! -x /usr/sbin/sshd ] ||
-   ! command -v unshare >/dev/null; then
-	echo "1..0 # SKIP needs root, ip(8), unshare(1) and /usr/sbin/sshd"
-	exit 0
-fi
+# shellcheck source=tests/lib/tap.sh
+. "$HERE/../lib/tap.sh"
+tap_skip_unless_hosts
 
 HP=ccf$(( $$ % 100000 ))
 HTMP=$(mktemp -d "/tmp/$HP.XXXXXX")
@@ -27,11 +25,6 @@ cleanup() { cd /; hosts_down; rm -rf "$HTMP"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
-n=0; failed=0
-ok() { n=$((n+1)); echo "ok $n - $1"; }
-not_ok() { n=$((n+1)); failed=$((failed+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && sed 's/^/# /' <<<"$2" | tail -30; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
-bail() { echo "Bail out! $1"; [ -n "${2:-}" ] && sed 's/^/# /' <<<"$2"; exit 1; }
 
 hosts_up 9 || bail "cannot make the test hosts"
 cd "$HTMP" || bail "no $HTMP"
@@ -248,5 +241,4 @@ cd /
 hosts_down
 check "nothing of the run is left (namespaces, routes, sshd)" 'hosts_gone'
 
-echo "1..$n"
-[ $failed = 0 ]
+tap_end
