@@ -222,6 +222,21 @@ check "a host key changed behind cairn's back is refused for that node" \
 check "... its file is left as it was, the others are configured" \
 	'! grep -qx "# again" "$(hosts_fs "$h")/etc/app.conf" && grep -qx "# again" "$(hosts_fs "$(host_of "node.web[0]")")/etc/app.conf"'
 
+# ---- a failed play ---------------------------------------------------------------------
+
+cp site.yml site.yml.good
+cat >> site.yml <<'EOF'
+    - name: refuse web-2
+      fail: {msg: "web-2 is not welcome"}
+      when: inventory_hostname == "web-2"
+EOF
+out=$(cairn configure "$S" web 2>&1); rc=$?
+check "a failed play fails the step on that node with Ansible's message" \
+	'[ $rc = 1 ] && grep -q "node.web\[2\]: step 4 (ansible) failed: step 4 (ansible) exited with status 2: task .refuse web-2.: web-2 is not welcome" <<<"$out"' "$out"
+check "... the play ran on the other nodes (web-1's host key is still refused)" \
+	'[ "$(grep -c "node.web\[[0345]\]: configured" <<<"$out")" = 4 ] && grep -q "node.web\[1\]: configure failed: host key mismatch" <<<"$out"' "$out"
+mv site.yml.good site.yml
+
 # ---- a key the host no longer accepts ------------------------------------------------
 
 h=$(host_of "node.web[3]")
