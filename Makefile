@@ -54,6 +54,7 @@ bench: all
 	fi
 	bench/apply-scale $(BUILD)/cairn $(BUILD)/tests/plugins/cairn-provider-test
 	bench/inventory $(BUILD)/cairn $(BUILD)/tests/plugins/cairn-provider-test
+	@if [ "$$(id -u)" = 0 ] && command -v ansible >/dev/null && [ -x /usr/sbin/sshd ]; then bench/fanout $(BUILD)/cairn; else echo "bench: bench/fanout skipped (needs root, /usr/sbin/sshd and ansible: scripts/deps.sh --test)"; fi
 
 install: all
 	$(MESON) install -C $(BUILD)

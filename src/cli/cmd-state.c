@@ -111,7 +111,7 @@ static int parse_plain(struct cairn_cli *cli, int argc, char **argv, int min, in
 	if (c != -1)
 		return cli_getopt_status(c < 0 ? c : CLI_GETOPT_USAGE);
 	if (argc - optind < min)
-		return cli_usage_error(cli, "%s", missing);
+		return cli_usage_error(cli, "%s", missing ? missing : "missing argument");
 	if (argc - optind > max)
 		return cli_usage_error(cli, "too many arguments");
 	return -1;

@@ -1317,7 +1317,7 @@ static int import_task(struct cairn_store *st, const char *stack,
 {
 	struct cairn_task_record rec = { 0 };
 	char *what = xasprintf("a task of stack '%s'", stack);
-	int64_t attempts;
+	int64_t attempts = 0;
 	int ret = -1;
 
 	if (check_object(t, what, err) < 0 ||
@@ -1357,7 +1357,7 @@ static int import_intent(struct cairn_store *st, const char *stack,
 	const json_t *desired = json_object_get(in, "desired");
 	const json_t *observed = json_object_get(in, "observed");
 	char *what = xasprintf("an intent of stack '%s'", stack);
-	int64_t attempt;
+	int64_t attempt = 0;
 	int ret = -1;
 
 	if (check_object(in, what, err) < 0 ||
