@@ -26,6 +26,7 @@
 #include "util/common.h"
 
 #include <sodium.h>
+#include <time.h>
 
 #include "engine/engine-priv.h"
 #include "ssh/ssh.h"
@@ -314,11 +315,36 @@ static bool recorded(const struct node_run *nr, const struct step *s)
 	return id && nr->rec->cairn_id && !strcmp(id, nr->rec->cairn_id);
 }
 
+/*
+ * The node's session, made on first use.  A connection that fails in a way
+ * worth retrying (refused, dropped during the key exchange: a bastion's
+ * sshd sheds connections past its MaxStartups when many nodes are
+ * configured at once) is tried again, up to CONNECT_ATTEMPTS times with a
+ * back-off.
+ */
+#define CONNECT_ATTEMPTS 5
 static int connect(struct node_run *nr, struct cairn_error *err)
 {
+	int64_t backoff = 200;
+
 	if (nr->ssh)
 		return 0;
-	nr->ssh = eng_ssh_connect(nr->e, nr->rec, nr->bastion, err);
+	for (int attempt = 1;; attempt++) {
+		nr->ssh = eng_ssh_connect(nr->e, nr->rec, nr->bastion, err);
+		if (nr->ssh || err->code != CAIRN_E_RETRYABLE || attempt == CONNECT_ATTEMPTS)
+			break;
+		cairn_debug("%s: connecting again in %lld ms: %s", nr->rec->address, (long long)backoff,
+			    err->message);
+		cairn_error_release(err);
+		{
+			int64_t ms = backoff / 2 + (int64_t)randombytes_uniform((uint32_t)backoff / 2 + 1);
+			struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+		if (backoff < 3200)
+			backoff *= 2;
+	}
 	if (!nr->ssh)
 		return -1;
 	/* first contact: the key it showed is pinned from now on */
