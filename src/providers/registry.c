@@ -62,6 +62,13 @@ static int check_field(const char *type, const char *section, const char *path,
 	if ((f->flags & CAIRN_FF_BOUNDED) && f->min > f->max)
 		return cairn_error_set(err, CAIRN_E_INVALID, "cannot register provider type '%s': %s field '%s' has bounds %lld..%lld",
 				       type, section, path, (long long)f->min, (long long)f->max);
+	/* a common key the type says does not apply is never decoded */
+	if (f->flags & CAIRN_FF_UNUSED) {
+		if (!f->help || !*f->help)
+			return cairn_error_set(err, CAIRN_E_INVALID, "cannot register provider type '%s': %s field '%s' does not apply but does not say why",
+					       type, section, path);
+		return 0;
+	}
 	switch (f->type) {
 	case CAIRN_FT_ENUM:
 		if (!f->choices || !f->choices[0])

@@ -25,10 +25,21 @@ static const struct cairn_field provider_fields[] = {
 	{ NULL },
 };
 
+/* Its nodes are records with made-up addresses: nothing to log in to or
+ * check, and nothing cairn may send a packet to. */
+static const struct cairn_field node_fields[] = {
+	{ "configure", CAIRN_FT_LIST, CAIRN_FF_UNUSED,
+	  .help = "the test plugin's nodes are records, not machines: nothing to log in to" },
+	{ "health", CAIRN_FT_OBJECT, CAIRN_FF_UNUSED,
+	  .help = "the test plugin's nodes are records with made-up addresses: nothing to check" },
+	{ NULL },
+};
+
 const struct cairn_type_schema cairn_test_schema = {
 	.name = "test",
 	.summary = "a fault-injecting provider for tests and benchmarks (cairn-provider-test)",
 	.serves = 1u << CAIRN_KIND_NODE | 1u << CAIRN_KIND_NETWORK | 1u << CAIRN_KIND_VOLUME,
 	.open = true,
 	.provider_fields = provider_fields,
+	.node_fields = node_fields,
 };
