@@ -11,7 +11,10 @@
 #  3. workers scaled 3 -> 5 -> 2;
 #  4. a worker destroyed and undefined behind cairn's back: plan shows it,
 #     apply re-creates it;
-#  5. destroy: no domain, network, volume, pool or file of the stack left.
+#  5. configure steps and health checks added, with a worker more: the new
+#     worker's file and command run at first boot from its cloud-init seed,
+#     the others' over SSH (updated in place); cairn health, cairn configure;
+#  6. destroy: no domain, network, volume, pool or file of the stack left.
 #
 # Everything is named with a per-run prefix and removed at the end, pass or
 # fail; the test ranges are blackholed on the host while the test runs.
@@ -140,7 +143,28 @@ check "... and it answers" '[ $? -eq 0 ] && grep -q worker-1 "$TMP/out"'
 run refresh "$STACK"
 check "cairn refresh: nothing gone" '[ $? -eq 0 ] && grep -q ", 0 gone" "$TMP/out"'
 
-# ---- 5. destroy -----------------------------------------------------------------
+# ---- 5. configure steps and health checks on VMs ----------------------------------
+# A third worker with steps and checks: its file and command steps go into its
+# cloud-init seed and run at first boot; the two workers that exist get the
+# steps over SSH through the bastion (an update in place, no VM replaced).
+stack_file 3 $'/ssh: {via: bastion}/a\\\n    configure: [{file: {path: /etc/motd, content: "hi ${self.name}\\\\n", mode: "0600"}}, {run: "echo ran > /root/ran"}]\\\n    health: {ping: true, tcp: [22], command: "test -e /root/ran", interval: 2s, timeout: 10s}'
+run --json apply --auto-approve "$TMP/cluster.yml"
+check "steps and checks added, a worker more: apply" '[ $? -eq 0 ]'
+check "... the new worker's steps ran at first boot (cloud-init), the others' over SSH" \
+	'[ "$(grep -c "\"address\":\"node.worker\[2\]\".*\"status\":\"seeded\"" "$TMP/out")" = 2 ] && [ "$(grep -c "\"address\":\"node.worker\[[01]\]\".*\"status\":\"ok\"" "$TMP/out")" = 4 ]'
+check "... and no VM was replaced" 'grep -q "\"created\":1,\"updated\":2,\"replaced\":0" "$TMP/out"'
+run ssh "$STACK" worker-2 -- 'cat /etc/motd /root/ran; stat -c %a /etc/motd'
+check "worker-2 holds its file (0600) and the command's mark" \
+	'[ "$(tr -d "\r" < "$TMP/out" | tr "\n" " ")" = "hi worker-2 ran 600 " ]'
+run ssh "$STACK" worker-0 -- cat /etc/motd
+check "worker-0 holds its own" 'grep -q "^hi worker-0" "$TMP/out"'
+run health "$STACK"
+check "cairn health: every worker ready (ping through the bastion, tcp, command)" \
+	'[ $? -eq 0 ] && [ "$(grep -c "answers ping" "$TMP/out")" = 3 ]'
+run --json configure "$STACK"
+check "cairn configure: nothing to run again" '[ $? -eq 0 ] && ! grep -q "\"status\":\"ok\"" "$TMP/out" && [ "$(grep -c "\"status\":\"skipped\"" "$TMP/out")" = 6 ]'
+
+# ---- 6. destroy -----------------------------------------------------------------
 run destroy --auto-approve "$STACK"
 check "destroy" '[ $? -eq 0 ]'
 check "no domain, network, volume, pool or file of the stack left" '[ -z "$(leftovers)" ]' "$(leftovers)"
