@@ -175,6 +175,24 @@ check "an edited template: configure web renders it again, 6 nodes, that step on
 h=$(host_of "node.web[3]")
 check "... and the nodes have the new file" 'grep -qx "# edited" "$(hosts_fs "$h")/etc/app.conf"' "$(on_host "$h" etc/app.conf)"
 
+# ---- killed in the middle ------------------------------------------------------------
+
+DBRUN='sleep 1; echo db3-$(hostname) > '$FS'/role'
+stack
+CAIRN_LOCK_LEASE=300ms hosts_run "$CAIRN" apply --auto-approve stack.yml >/dev/null 2>&1 &
+pid=$!
+sleep 0.6
+kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+out=$(cairn plan stack.yml 2>&1)
+check "SIGKILL in the middle of configuring: the plan still updates the db nodes" \
+	'grep -q "3 to update" <<<"$out"' "$out"
+out=$(CAIRN_LOCK_LEASE=300ms cairn apply --auto-approve --lock-timeout 5s stack.yml 2>&1); rc=$?
+check "... the next apply finishes them" '[ $rc = 0 ]' "$out"
+out=$(cairn plan --detailed-exitcode stack.yml 2>&1); rc=$?
+h=$(host_of "node.db[2]")
+check "... and converges: no change left, every db node holds the new result" \
+	'[ $rc = 0 ] && [ "$(on_host "$h" role)" = "db3-$HP-h$h" ]' "$out"
+
 # ---- bad input: per node, the others carry on, the state keeps everything ----------
 
 WEBRUN='test ${self.index} != 2 || { echo "web-2 refuses" >&2; exit 7; }'
