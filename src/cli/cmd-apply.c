@@ -346,6 +346,8 @@ static int run_apply(struct cairn_cli *cli, const struct cairn_model *m, struct 
 			if (!cli->no_refresh &&
 			    cli_refresh(cli, st, m, m->stack, false, &recs, &nrecs, &rr, &err) < 0)
 				goto fail;
+			/* files that configured nodes read (templates, sources, playbooks) */
+			cairn_engine_check_sources(recs, nrecs);
 		} else if (err.code == CAIRN_E_NOTFOUND) {
 			cairn_error_release(&err);
 		} else {

@@ -53,6 +53,8 @@ int cmd_plan(struct cairn_cli *cli, int argc, char **argv)
 		if (!cli->no_refresh &&
 		    cli_refresh(cli, st, m, m->stack, false, &recs, &nrecs, &rr, &err) < 0)
 			goto fail;
+		/* files that configured nodes read (templates, sources, playbooks) */
+		cairn_engine_check_sources(recs, nrecs);
 	} else if (err.code == CAIRN_E_NOTFOUND) {
 		cairn_debug("stack '%s' is not in the state yet", m->stack);
 		cairn_error_release(&err);

@@ -50,10 +50,13 @@ struct step {
 	struct cairn_buf content;           /* file, template */
 	json_t *ansible;                    /* ansible: the step, resolved */
 	char *error;                        /* could not be prepared: why */
+	char *source;                       /* the local file it read (absolute), or NULL */
+	char source_hash[CAIRN_HASH_LEN];   /* of that file's bytes */
 };
 
 static void step_release(struct step *s)
 {
+	free(s->source);
 	free(s->command);
 	free(s->path);
 	free(s->mode);
@@ -108,6 +111,15 @@ static void file_hash(struct step *s)
 			       "owner", s->owner, "content", content));
 }
 
+/* The local file a step read, for the planner to notice when it changes
+ * (cairn_engine_check_sources()). */
+static void remember_source(struct step *s, const char *path, const struct cairn_buf *bytes)
+{
+	free(s->source);
+	s->source = xstrdup(path);
+	cairn_hash_bytes(bytes->s, bytes->len, s->source_hash);
+}
+
 /* Reduce step i (as written) of node self to what it does. */
 static void prepare(const struct eng *e, const struct eng_refs *refs,
 		    const struct cairn_resource_record *self, const json_t *written, int i,
@@ -138,12 +150,14 @@ static void prepare(const struct eng *e, const struct eng_refs *refs,
 			struct cairn_buf text = CAIRN_BUF_INIT;
 
 			if (cairn_buf_read_file(&text, source, MAX_FILE, &err) ||
-			    render(refs, &text, self, &s->content, &err))
+			    (remember_source(s, source, &text), render(refs, &text, self, &s->content, &err)))
 				s->error = xasprintf("template '%s': %s", source, err.message);
 			cairn_buf_release(&text);
 		} else if (source) {
 			if (cairn_buf_read_file(&s->content, source, MAX_FILE, &err))
 				s->error = xstrdup(err.message);
+			else
+				remember_source(s, source, &s->content);
 		} else {
 			cairn_buf_addstr(&s->content, cairn_json_str(body, "content") ?
 						      cairn_json_str(body, "content") : "");
@@ -163,6 +177,7 @@ static void prepare(const struct eng *e, const struct eng_refs *refs,
 		if (!playbook || cairn_buf_read_file(&text, playbook, MAX_FILE, &err)) {
 			s->error = xasprintf("playbook: %s", playbook ? err.message : "none given");
 		} else {
+			remember_source(s, playbook, &text);
 			cairn_hash_bytes(text.s, text.len, h);
 			hash_step(s, json_pack("{s:O, s:s}", "step", body, "playbook", h));
 		}
@@ -437,15 +452,22 @@ static int run_step(struct node_run *nr, struct step *s, struct cairn_error *err
 	return ret;
 }
 
-static void set_configured(struct cairn_resource_record *rec, size_t nsteps, int failed_step,
-			   const char *error)
+static void set_configured(struct cairn_resource_record *rec, const struct step *steps, size_t nsteps,
+			   int failed_step, const char *error)
 {
+	json_t *sources = json_object();
 	char now[21];
 	json_t *c;
 
+	for (size_t i = 0; i < nsteps; i++)
+		if (steps[i].source)
+			json_object_set_new(sources, steps[i].source, json_string(steps[i].source_hash));
 	cairn_timestamp(now);
 	c = json_pack("{s:s, s:I, s:s}", "status", error ? "failed" : "ok", "steps", (json_int_t)nsteps,
 		      "at", now);
+	if (json_object_size(sources))
+		json_object_set(c, "sources", sources);
+	json_decref(sources);
 	if (error) {
 		json_object_set_new(c, "failed_step", json_integer(failed_step + 1));
 		json_object_set_new(c, "error", json_string(error));
@@ -545,7 +567,7 @@ int eng_configure(struct eng *e, struct cairn_resource_record *rec,
 		pthread_mutex_unlock(&e->store_mu);
 	}
 	if (n)
-		set_configured(rec, n, failed, ret ? err->message : NULL);
+		set_configured(rec, steps, n, failed, ret ? err->message : NULL);
 	else
 		json_object_del(rec->observed, "configured");
 out:
@@ -557,4 +579,36 @@ out:
 	json_decref(nr.facts);
 	cairn_ssh_close(nr.ssh);
 	return ret;
+}
+
+int cairn_engine_check_sources(struct cairn_resource_record *recs, size_t n)
+{
+	int changed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *c = json_object_get(recs[i].observed, "configured");
+		const char *path, *status = cairn_json_str(c, "status");
+		json_t *h;
+
+		if (!status || strcmp(status, "ok"))
+			continue;
+		json_object_foreach(json_object_get(c, "sources"), path, h) {
+			struct cairn_buf bytes = CAIRN_BUF_INIT;
+			char now[CAIRN_HASH_LEN];
+			bool same = !cairn_buf_read_file(&bytes, path, MAX_FILE, NULL);
+
+			if (same) {
+				cairn_hash_bytes(bytes.s, bytes.len, now);
+				same = json_is_string(h) && !strcmp(now, json_string_value(h));
+			}
+			cairn_buf_release(&bytes);
+			if (same)
+				continue;
+			json_object_set_new(c, "status", json_string("changed"));
+			json_object_set_new(c, "error", json_sprintf("'%s' changed since it was last applied", path));
+			changed++;
+			break;
+		}
+	}
+	return changed;
 }

@@ -112,6 +112,15 @@ int cairn_engine_health(struct cairn_store *st, const char *kek_path, const char
 int cairn_engine_health_show(struct cairn_store *st, const char *stack, json_t **out,
 			     struct cairn_error *err);
 
+/*
+ * Mark, in the records' observed states (in memory), the nodes whose
+ * configuration read a local file (a template, a file step's source, a
+ * playbook) that changed since: "configured" gets status "changed", which
+ * the planner plans as an update that configures the node again.  Returns
+ * how many.  The plan commands call it; it only reads the files.
+ */
+int cairn_engine_check_sources(struct cairn_resource_record *recs, size_t n);
+
 /* Resolve the open intents of a stack (the caller holds its lock or knows
  * nobody else runs).  *resolved (may be NULL) receives how many. */
 int cairn_engine_recover(struct cairn_store *st, const char *stack,

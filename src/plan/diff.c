@@ -260,6 +260,8 @@ static char *configuration_pending(const struct cairn_resource *res,
 		return NULL;
 	if (status && !strcmp(status, "ok"))
 		return NULL;
+	if (status && !strcmp(status, "changed"))
+		return xasprintf("configure: %s", cairn_json_str(c, "error") ? cairn_json_str(c, "error") : "a file changed");
 	if (status && !strcmp(status, "failed"))
 		return xasprintf("configuration failed at step %lld: %s",
 				 (long long)json_integer_value(json_object_get(c, "failed_step")),

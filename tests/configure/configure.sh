@@ -169,11 +169,16 @@ check "apply runs that step on the db nodes only (3 ran, 3 unchanged)" \
 h=$(host_of "node.db[1]")
 check "... which hold the new result" '[ "$(on_host "$h" role)" = "db2-$HP-h$h" ]' "$(on_host "$h" role)"
 echo "# edited" >> app.conf.tmpl
+out=$(cairn plan stack.yml 2>&1)
+check "an edited template: the plan updates the 6 web nodes, saying which file changed" \
+	'grep -q "Plan: 0 to create, 6 to update" <<<"$out" && grep -q "node.web\[0\]  (update: configure: .*app.conf.tmpl. changed since it was last applied)" <<<"$out"' "$out"
 out=$(cairn --json configure "$S" web 2>&1); rc=$?
 check "an edited template: configure web renders it again, 6 nodes, that step only" \
 	'[ $rc = 0 ] && [ "$(steps "$out")" = "6 18 0" ]' "$out"
 h=$(host_of "node.web[3]")
 check "... and the nodes have the new file" 'grep -qx "# edited" "$(hosts_fs "$h")/etc/app.conf"' "$(on_host "$h" etc/app.conf)"
+out=$(cairn plan --detailed-exitcode stack.yml 2>&1); rc=$?
+check "... after which the plan is clean" '[ $rc = 0 ]' "$out"
 
 # ---- killed in the middle ------------------------------------------------------------
 
