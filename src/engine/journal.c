@@ -870,9 +870,15 @@ static int resolve_intent(struct eng *e, const struct cairn_intent_record *in,
 		cairn_json_hash(r.desired, hash);
 		r.desired_hash = hash;
 		r.observed = seen;
-		/* an adopted update may or may not have happened: replace it */
-		r.status = !strcmp(in->op, "update") || r.desired == empty ? CAIRN_RS_TAINTED
-									    : CAIRN_RS_READY;
+		/*
+		 * A create or an update cut short may have left the object half
+		 * made (a domain defined but never started, or of a type that
+		 * cannot start): it is adopted tainted, as Terraform taints a
+		 * resource whose create was interrupted, and the next plan
+		 * replaces it.  A create that had finished is replaced too: a
+		 * cost paid only after a crash, for an object known to be whole.
+		 */
+		r.status = CAIRN_RS_TAINTED;
 		pr = cairn_store_resource_put(e->st, e->stack, &r, err);
 		json_decref(empty);
 		if (pr)
