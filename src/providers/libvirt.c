@@ -19,6 +19,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <linux/kvm.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <strings.h>
@@ -252,6 +253,45 @@ static void lv_close(void *priv)
 	free(l);
 }
 
+/*
+ * libvirt's event loop, run by a thread of its own for the life of the
+ * process, as virsh runs it.  Remote connections need it: without one, a
+ * call over qemu+ssh:// or qemu+libssh:// waits for its reply forever
+ * (seen with libvirt 9.0: virConnectGetCapabilities never returned).  It
+ * must be registered before the first connection is opened.
+ */
+static pthread_once_t event_loop_once = PTHREAD_ONCE_INIT;
+
+static void *event_loop(void *arg)
+{
+	(void)arg;
+	for (;;)
+		if (virEventRunDefaultImpl() < 0)
+			cairn_debug("libvirt's event loop: %s", virGetLastErrorMessage());
+	return NULL;
+}
+
+static void event_loop_start(void)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	pthread_t t;
+
+	if (virEventRegisterDefaultImpl() < 0) {
+		cairn_warn("cannot register libvirt's event loop: %s", virGetLastErrorMessage());
+		return;
+	}
+	/* the loop takes no signals: they are for the threads that expect them */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, event_loop, NULL))
+		cairn_warn("cannot start libvirt's event loop: remote connections may hang");
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static int lv_open(const struct cairn_provider_config *cfg, void **priv, struct cairn_error *err)
 {
 	const char *uri = cairn_json_str(cfg->config, "uri");
@@ -261,6 +301,7 @@ static int lv_open(const struct cairn_provider_config *cfg, void **priv, struct 
 	struct lv *l = xcalloc(1, sizeof(*l));
 
 	virSetErrorFunc(NULL, quiet);
+	pthread_once(&event_loop_once, event_loop_start);
 	pthread_mutex_init(&l->mu, NULL);
 	l->uri = xstrdup(uri ? uri : "qemu:///system");
 	l->stack = xstrdup(cfg->stack);
