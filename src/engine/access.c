@@ -295,6 +295,25 @@ static int find_node(struct cairn_resource_record *recs, size_t n, const char *n
 	return 0;
 }
 
+bool eng_names_node(const struct cairn_resource_record *r, const char *const *names, size_t n)
+{
+	const char *name = cairn_json_str(r->desired, "name");
+
+	if (!names || !n)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
+
+		if (!strcmp(names[i], r->address) || (name && !strcmp(names[i], name)) ||
+		    /* "node.web" and "web" also name every instance of web */
+		    (!strncmp(r->address, names[i], len) && r->address[len] == '[') ||
+		    (!strncmp(r->address, "node.", 5) && !strncmp(r->address + 5, names[i], len) &&
+		     r->address[5 + len] == '['))
+			return true;
+	}
+	return false;
+}
+
 /* A session to node (through bastion when not NULL) with the stack's key
  * stack_key where a node has no key file of its own; the host keys recorded
  * are pinned, a node without one is taken on first use. */

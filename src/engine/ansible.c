@@ -19,12 +19,12 @@
 #include "util/common.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/engine-priv.h"
 #include "util/command.h"
-#include "util/fileio.h"
 #include "util/jsonutil.h"
 
 CAIRN_LOG_INIT("engine.ansible");
@@ -110,27 +110,19 @@ static void summarize(const char *json, size_t len, const char *host, struct cai
 	json_decref(doc);
 }
 
+static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) && errno != ENOENT)
+		cairn_warn("cannot remove '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+/* The run's directory and what Ansible left in it. */
 static void remove_dir(const char *dir)
 {
-	static const char *const files[] = { "inventory.json", "known_hosts", NULL };
-	char *p;
-
-	for (size_t i = 0; files[i]; i++) {
-		p = xasprintf("%s/%s", dir, files[i]);
-		unlink(p);
-		free(p);
-	}
-	{
-		/* Ansible's own temporary files */
-		const char *argv[] = { "rm", "-rf", "--", dir, NULL };
-		struct cairn_command c = { .argv = argv, .timeout_ms = 60000 };
-		struct cairn_error err = CAIRN_ERROR_INIT;
-		int status;
-
-		if (cairn_command_run(&c, NULL, NULL, &status, &err) || status)
-			cairn_warn("cannot remove '%s': %s", dir, err.message ? err.message : "rm failed");
-		cairn_error_release(&err);
-	}
+	nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int eng_ansible_step(struct eng *e, const struct cairn_resource_record *rec,

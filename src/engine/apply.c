@@ -66,7 +66,6 @@ struct engine {
 	bool stop;
 	struct cairn_engine_result *res;
 	const json_t *vars;                 /* the stack's variables (templates) */
-	struct eng_configure_stats steps;   /* under mu */
 };
 
 /* ---- the live index of records (for references) ------------------------- */
@@ -241,7 +240,7 @@ static bool has_steps(const struct job *j)
 }
 
 /* Run the node's configure steps and store the record with their outcome. */
-static int configure(struct engine *en, struct job *j, struct cairn_resource_record *rec,
+static int configure(struct engine *en, struct cairn_resource_record *rec,
 		     const struct cairn_resource_record *bastion, const char *op,
 		     struct cairn_error *err)
 {
@@ -250,13 +249,12 @@ static int configure(struct engine *en, struct job *j, struct cairn_resource_rec
 	struct cairn_error serr = CAIRN_ERROR_INIT;
 	int ret;
 
-	(void)j;
 	ret = eng_configure(&en->base, rec, bastion, &refs, &st, err);
 	pthread_mutex_lock(&en->mu);
-	en->steps.ran += st.ran;
-	en->steps.skipped += st.skipped;
-	en->steps.seeded += st.seeded;
-	en->steps.failed += st.failed;
+	en->res->steps_ran += st.ran;
+	en->res->steps_skipped += st.skipped;
+	en->res->steps_seeded += st.seeded;
+	en->res->steps_failed += st.failed;
 	pthread_mutex_unlock(&en->mu);
 	/* the record says how far configuration got, whatever happened */
 	if (eng_settle(&en->base, rec, ret == 0, &serr)) {
@@ -335,7 +333,7 @@ static int run_put(struct engine *en, struct job *j, const char *op,
 	    cairn_json_str(rec->observed, "ip") && !cairn_json_str(rec->observed, "host_key"))
 		ret = wait_ready(en, j, rec, want, bastion, op, err);
 	if (!ret && has_steps(j))
-		ret = configure(en, j, rec, bastion, op, err);
+		ret = configure(en, rec, bastion, op, err);
 	if (!ret && j->kind == CAIRN_KIND_NODE && json_object_get(j->desired, "health"))
 		ret = gate(en, rec, bastion, op, err);
 	json_decref(via);
@@ -740,10 +738,6 @@ static int finish(struct engine *en, int ret)
 	json_t *ev;
 
 	en->res->elapsed_ms = cairn_now_ms() - en->base.t0;
-	en->res->steps_ran = en->steps.ran;
-	en->res->steps_skipped = en->steps.skipped;
-	en->res->steps_seeded = en->steps.seeded;
-	en->res->steps_failed = en->steps.failed;
 	ev = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "event", "summary",
 		       "created", (json_int_t)en->res->created, "updated", (json_int_t)en->res->updated,
 		       "replaced", (json_int_t)en->res->replaced, "deleted", (json_int_t)en->res->deleted,
@@ -751,13 +745,13 @@ static int finish(struct engine *en, int ret)
 		       "unchanged", (json_int_t)en->res->unchanged,
 		       "elapsed_ms", (json_int_t)en->res->elapsed_ms,
 		       "interrupted", en->res->interrupted);
-	if (en->res->configured || en->steps.ran || en->steps.skipped || en->steps.seeded)
+	if (en->res->configured || en->res->steps_ran || en->res->steps_skipped || en->res->steps_seeded)
 		json_object_update_new(ev, json_pack("{s:I, s:{s:I, s:I, s:I, s:I}}",
 						     "configured", (json_int_t)en->res->configured,
-						     "steps", "ran", (json_int_t)en->steps.ran,
-						     "skipped", (json_int_t)en->steps.skipped,
-						     "seeded", (json_int_t)en->steps.seeded,
-						     "failed", (json_int_t)en->steps.failed));
+						     "steps", "ran", (json_int_t)en->res->steps_ran,
+						     "skipped", (json_int_t)en->res->steps_skipped,
+						     "seeded", (json_int_t)en->res->steps_seeded,
+						     "failed", (json_int_t)en->res->steps_failed));
 	eng_emit(&en->base, ev);
 	json_decref(ev);
 	return ret;
@@ -893,25 +887,6 @@ out:
 	return ret;
 }
 
-/* Whether a node's address or name is among names (NULL: all). */
-static bool selected(const struct cairn_resource_record *r, const char *const *names, size_t n)
-{
-	const char *name = cairn_json_str(r->desired, "name");
-
-	if (!names || !n)
-		return true;
-	for (size_t i = 0; i < n; i++) {
-		size_t len = strlen(names[i]);
-
-		if (!strcmp(names[i], r->address) || (name && !strcmp(names[i], name)) ||
-		    /* "node.web" and "web" also name every instance of web */
-		    (!strncmp(r->address, names[i], len) && r->address[len] == '[') ||
-		    (!strncmp(r->address + 5, names[i], len) && r->address[5 + len] == '['))
-			return true;
-	}
-	return false;
-}
-
 int cairn_engine_configure(struct cairn_store *st, const struct cairn_model *m,
 			   const char *const *names, size_t nnames,
 			   const struct cairn_engine_opts *opts,
@@ -935,10 +910,10 @@ int cairn_engine_configure(struct cairn_store *st, const struct cairn_model *m,
 		const struct cairn_resource_record *r = &recs[i];
 		struct job *j;
 
-		if (!r->kind || strcmp(r->kind, "node") || !selected(r, names, nnames))
+		if (!r->kind || strcmp(r->kind, "node") || !eng_names_node(r, names, nnames))
 			continue;
 		for (size_t k = 0; k < nnames; k++)
-			matched[k] = matched[k] || selected(r, &names[k], 1);
+			matched[k] = matched[k] || eng_names_node(r, &names[k], 1);
 		if (r->status != CAIRN_RS_READY) {
 			cairn_warn("%s is %s: not configured", r->address, cairn_resource_status_name(r->status));
 			continue;

@@ -338,7 +338,7 @@ static bool recorded(const struct node_run *nr, const struct step *s)
  * back-off.
  */
 #define CONNECT_ATTEMPTS 5
-static int connect(struct node_run *nr, struct cairn_error *err)
+static int open_session(struct node_run *nr, struct cairn_error *err)
 {
 	int64_t backoff = 200;
 
@@ -382,7 +382,7 @@ static char *seed_errors(struct node_run *nr, struct cairn_error *err)
 	snprintf(cmd, sizeof(cmd),
 		 "i=0; while [ ! -e /run/cloud-init/result.json ] && [ $i -lt %d ]; do sleep 1;"
 		 " i=$((i+1)); done; cat /run/cloud-init/result.json 2>/dev/null", SEED_WAIT_S);
-	if (connect(nr, err) || run_command(nr->ssh, cmd, NULL, 0, &out, &status, err)) {
+	if (open_session(nr, err) || run_command(nr->ssh, cmd, NULL, 0, &out, &status, err)) {
 		why = xasprintf("cannot read cloud-init's result: %s", err->message);
 		cairn_error_release(err);
 		cairn_buf_release(&out);
@@ -416,7 +416,7 @@ static int run_step(struct node_run *nr, struct step *s, struct cairn_error *err
 		ret = cairn_error_set(err, CAIRN_E_PERMANENT, "%s", s->error);
 	} else if (!strcmp(s->kind, "ansible")) {
 		ret = eng_ansible_step(nr->e, nr->rec, nr->bastion, s->ansible, &output, &exit_status, err);
-	} else if (connect(nr, err)) {
+	} else if (open_session(nr, err)) {
 		ret = -1;
 	} else if (!strcmp(s->kind, "run")) {
 		ret = run_command(nr->ssh, s->command, NULL, 0, &output, &exit_status, err);

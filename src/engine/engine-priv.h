@@ -111,6 +111,11 @@ int eng_node_ready(struct eng *e, const struct cairn_resource_record *node,
 		   const struct cairn_resource_record *bastion, int64_t timeout_ms,
 		   json_t *observed, struct cairn_error *err);
 
+/* Whether node record r is one of names: its address ("node.web[0]"), its
+ * name ("web-0"), or "web" / "node.web" for every instance of web; NULL or
+ * none: every node is. */
+bool eng_names_node(const struct cairn_resource_record *r, const char *const *names, size_t n);
+
 /* A session to a recorded node as cairn reaches it (its observed address,
  * through bastion when not NULL, the stack's key unless it has a key file),
  * its host key pinned when recorded.  NULL with err set. */

@@ -27,6 +27,7 @@
 #include "ssh/ssh.h"
 #include "util/clock.h"
 #include "util/jsonutil.h"
+#include "util/strmap.h"
 
 CAIRN_LOG_INIT("engine.health");
 
@@ -383,7 +384,8 @@ int eng_health_gate(struct eng *e, const struct cairn_resource_record *rec,
 struct hjob {
 	const struct cairn_resource_record *rec, *bastion;
 	json_t *health;         /* resolved */
-	json_t *facts;
+	struct node_health h;   /* its checks (h.spec points into health) */
+	const json_t *facts;    /* {"check.NAME": value}, borrowed from the run's */
 	json_t *result;         /* {"address", "name", "state", "checks"} */
 };
 
@@ -400,7 +402,6 @@ static void *hworker(void *arg)
 
 	for (;;) {
 		struct hjob *j;
-		struct node_health h;
 		json_t *checks = NULL;
 		const char *state;
 
@@ -409,13 +410,11 @@ static void *hworker(void *arg)
 		pthread_mutex_unlock(&r->mu);
 		if (!j)
 			break;
-		health_of(j->health, &h);
-		forget_stale(r->e, j->rec->address, j->facts, &h);
-		state = round_of(r->e, j->rec, j->bastion, &h, j->facts, false, false, &checks);
+		forget_stale(r->e, j->rec->address, j->facts, &j->h);
+		state = round_of(r->e, j->rec, j->bastion, &j->h, j->facts, false, false, &checks);
 		j->result = json_pack("{s:s, s:s?, s:s, s:o}", "address", j->rec->address,
 				      "name", cairn_json_str(j->rec->desired, "name"), "state", state,
 				      "checks", checks);
-		health_release(&h);
 	}
 	return NULL;
 }
@@ -439,32 +438,18 @@ static bool due(const json_t *facts, const struct node_health *h)
 	return false;
 }
 
-static bool named(const struct cairn_resource_record *r, const char *const *names, size_t n)
-{
-	const char *name = cairn_json_str(r->desired, "name");
-
-	if (!n)
-		return true;
-	for (size_t i = 0; i < n; i++) {
-		size_t len = strlen(names[i]);
-
-		if (!strcmp(names[i], r->address) || (name && !strcmp(names[i], name)) ||
-		    (!strncmp(r->address + 5, names[i], len) && r->address[5 + len] == '['))
-			return true;
-	}
-	return false;
-}
-
 int cairn_engine_health(struct cairn_store *st, const char *kek_path, const char *stack,
 			const char *const *names, size_t nnames, int parallelism, bool due_only,
 			json_t **out, struct cairn_error *err)
 {
 	struct cairn_engine_opts opts = { .kek_path = kek_path };
 	struct cairn_resource_record *recs = NULL;
+	struct cairn_strmap by_addr = CAIRN_STRMAP_INIT;
+	json_t *rows = NULL, *row, *facts = json_object(), *none = json_object();
 	struct hrun run = { 0 };
 	struct eng e;
 	pthread_t *threads = NULL;
-	size_t n = 0;
+	size_t n = 0, i;
 	int nthreads, started = 0, ret = -1;
 
 	*out = json_array();
@@ -473,37 +458,40 @@ int cairn_engine_health(struct cairn_store *st, const char *kek_path, const char
 	pthread_mutex_init(&run.mu, NULL);
 	if (cairn_store_resource_list(st, stack, &recs, &n, err))
 		goto out;
+	/* every node's checks as last recorded, in one query: --watch asks
+	 * again every quarter of a second */
+	if (cairn_store_fact_list(st, stack, NULL, "check.", &rows, err))
+		goto out;
+	json_array_foreach(rows, i, row) {
+		const char *addr = cairn_json_str(row, "address");
+		json_t *f = json_object_get(facts, addr);
+
+		if (!f)
+			json_object_set_new(facts, addr, f = json_object());
+		json_object_set(f, cairn_json_str(row, "name"), json_object_get(row, "value"));
+	}
+	for (i = 0; i < n; i++)
+		cairn_strmap_put(&by_addr, recs[i].address, &recs[i]);
 	run.jobs = xcalloc(n ? n : 1, sizeof(*run.jobs));
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		struct cairn_resource_record *r = &recs[i];
-		struct hjob *j;
-		struct node_health h;
+		struct hjob *j = &run.jobs[run.n];
 		char *baddr;
 
-		if (!r->kind || strcmp(r->kind, "node") || !named(r, names, nnames) ||
+		if (!r->kind || strcmp(r->kind, "node") || !eng_names_node(r, names, nnames) ||
 		    !json_object_get(r->desired, "health"))
 			continue;
-		j = &run.jobs[run.n];
 		j->rec = r;
 		j->health = cairn_engine_resolve(json_object_get(r->desired, "health"), recs, n, r);
-		if (!health_of(j->health, &h)) {
-			json_decref(j->health);
-			j->health = NULL;
-			continue;
-		}
-		j->facts = check_facts(&e, r->address);
-		if (due_only && !due(j->facts, &h)) {
-			health_release(&h);
-			json_decref(j->facts);
+		j->facts = json_object_get(facts, r->address) ? json_object_get(facts, r->address) : none;
+		if (!health_of(j->health, &j->h) || (due_only && !due(j->facts, &j->h))) {
+			health_release(&j->h);
 			json_decref(j->health);
 			memset(j, 0, sizeof(*j));
 			continue;
 		}
-		health_release(&h);
 		baddr = eng_bastion_address(r);
-		for (size_t k = 0; baddr && k < n; k++)
-			if (!strcmp(recs[k].address, baddr))
-				j->bastion = &recs[k];
+		j->bastion = baddr ? cairn_strmap_get(&by_addr, baddr) : NULL;
 		free(baddr);
 		run.n++;
 	}
@@ -524,24 +512,28 @@ int cairn_engine_health(struct cairn_store *st, const char *kek_path, const char
 	if ((size_t)nthreads > run.n)
 		nthreads = (int)run.n;
 	threads = xcalloc((size_t)nthreads, sizeof(*threads));
-	for (int i = 0; i < nthreads; i++)
-		if (!pthread_create(&threads[i], NULL, hworker, &run))
+	for (int t = 0; t < nthreads; t++)
+		if (!pthread_create(&threads[t], NULL, hworker, &run))
 			started++;
 	if (!started)
 		hworker(&run);
-	for (int i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	for (size_t i = 0; i < run.n; i++)
+	for (int t = 0; t < started; t++)
+		pthread_join(threads[t], NULL);
+	for (i = 0; i < run.n; i++)
 		if (run.jobs[i].result)
 			json_array_append(*out, run.jobs[i].result);
 	ret = 0;
 out:
-	for (size_t i = 0; run.jobs && i < run.n; i++) {
+	for (i = 0; run.jobs && i < run.n; i++) {
+		health_release(&run.jobs[i].h);
 		json_decref(run.jobs[i].health);
-		json_decref(run.jobs[i].facts);
 		json_decref(run.jobs[i].result);
 	}
 	free(run.jobs);
+	cairn_strmap_release(&by_addr);
+	json_decref(rows);
+	json_decref(facts);
+	json_decref(none);
 	free(threads);
 	pthread_mutex_destroy(&run.mu);
 	cairn_resource_record_list_free(recs, n);

@@ -5,6 +5,7 @@
 #include "util/common.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 
 #include "engine/engine.h"
 #include "util/jsonutil.h"
@@ -69,26 +70,34 @@ static json_t *attr_of(const struct cairn_resource_record *r, const char *name)
 	return v && !json_is_null(v) ? json_incref(v) : NULL;
 }
 
+/* Say why the value being evaluated is missing (strict); returns NULL. */
+static json_t *miss(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static json_t *miss(struct ctx *c, const char *fmt, ...)
+{
+	struct cairn_buf b = CAIRN_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	cairn_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	free(c->missing);
+	c->missing = cairn_buf_detach(&b, NULL);
+	return NULL;
+}
+
 /* The same for eval: "" for what is missing, or (strict) NULL and why. */
 static json_t *attr(struct ctx *c, const struct cairn_resource_record *r,
 		    const char *address, const char *name)
 {
 	json_t *v;
 
-	if (!r) {
-		if (!c->strict)
-			return json_string("");
-		free(c->missing);
-		c->missing = xasprintf("the stack has no %s", address);
-		return NULL;
-	}
+	if (!r)
+		return c->strict ? miss(c, "the stack has no %s", address) : json_string("");
 	v = attr_of(r, name);
 	if (v || !c->strict)
 		return v ? v : json_string("");
-	free(c->missing);
-	c->missing = *name ? xasprintf("%s has no '%s' (yet)", r->address, name)
-					   : xasprintf("no attribute of %s named", r->address);
-	return NULL;
+	return *name ? miss(c, "%s has no '%s' (yet)", r->address, name)
+		     : miss(c, "it names %s but none of its attributes", r->address);
 }
 
 static void add_text(struct cairn_buf *b, const json_t *v)
@@ -126,18 +135,11 @@ static json_t *eval(struct ctx *c, const char *expr)
 
 		if (v && !json_is_null(v))
 			return json_incref(v);
-		free(c->missing);
-		c->missing = xasprintf("variable '%s' has no value", expr + 4);
-		return NULL;
+		return miss(c, "variable '%s' has no value", expr + 4);
 	}
-	if (strncmp(expr, "node.", 5)) {
-		if (!c->strict)
-			return json_string("");
-		free(c->missing);
-		c->missing = xasprintf("'%s' is not a reference cairn knows "
-						       "(node., self. or var.)", expr);
-		return NULL;
-	}
+	if (strncmp(expr, "node.", 5))
+		return c->strict ? miss(c, "'%s' is not a reference cairn knows (node., self. or var.)", expr)
+				 : json_string("");
 	p = expr + 5;
 	for (br = p; *br && *br != '[' && *br != '.'; br++)
 		;
@@ -159,7 +161,7 @@ static json_t *eval(struct ctx *c, const char *expr)
 			json_array_append_new(out, v);
 		}
 		if (c->strict && !json_array_size(out) && !c->missing)
-			c->missing = xasprintf("the stack has no node.%s[0]", name);
+			miss(c, "the stack has no node.%s[0]", name);
 		free(prefix);
 		free(name);
 		if (c->strict && (c->missing || !json_array_size(out))) {
