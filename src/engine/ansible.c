@@ -25,24 +25,13 @@
 
 #include "engine/engine-priv.h"
 #include "util/command.h"
+#include "util/fileio.h"
 #include "util/jsonutil.h"
 
 CAIRN_LOG_INIT("engine.ansible");
 
 #define ANSIBLE_TIMEOUT_MS (60 * 60 * 1000)
 #define ANSIBLE_OUTPUT_MAX ((size_t)16 << 20)
-
-static int write_file(const char *path, const char *text, struct cairn_error *err)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f || fputs(text, f) < 0 || fclose(f)) {
-		if (f)
-			fclose(f);
-		return cairn_error_set(err, CAIRN_E_IO, "cannot write '%s': %s", path, strerror(errno));
-	}
-	return 0;
-}
 
 /* The dynamic inventory (hosts, groups, _meta.hostvars) as a static one:
  * {"all": {"hosts": {NAME: VARS}, "children": {GROUP: {"hosts": {NAME: null}}}}} */
@@ -163,12 +152,12 @@ int eng_ansible_step(struct eng *e, const struct cairn_resource_record *rec,
 	json_decref(dyn);
 	text = json_dumps(inv, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(inv);
-	ret = write_file(inv_path, text, err);
+	ret = cairn_write_file(inv_path, text, err);
 	free(text);
 	if (ret)
 		goto out;
 	kh = cairn_engine_known_hosts(recs, bastion ? 2 : 1);
-	ret = write_file(kh_path, kh, err);
+	ret = cairn_write_file(kh_path, kh, err);
 	free(kh);
 	if (ret)
 		goto out;

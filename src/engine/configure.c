@@ -149,8 +149,11 @@ static void prepare(const struct eng *e, const struct eng_refs *refs,
 		if (source && s->kind[0] == 't') {
 			struct cairn_buf text = CAIRN_BUF_INIT;
 
-			if (cairn_buf_read_file(&text, source, MAX_FILE, &err) ||
-			    (remember_source(s, source, &text), render(refs, &text, self, &s->content, &err)))
+			if (!cairn_buf_read_file(&text, source, MAX_FILE, &err)) {
+				remember_source(s, source, &text);
+				render(refs, &text, self, &s->content, &err);
+			}
+			if (cairn_error_isset(&err))
 				s->error = xasprintf("template '%s': %s", source, err.message);
 			cairn_buf_release(&text);
 		} else if (source) {

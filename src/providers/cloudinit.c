@@ -6,18 +6,15 @@
 #include "util/common.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <sodium.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "providers/cloudinit.h"
+#include "util/command.h"
 #include "util/fileio.h"
 #include "util/jsonutil.h"
 
-extern char **environ;
 
 CAIRN_LOG_INIT("providers.cloudinit");
 
@@ -555,59 +552,31 @@ fail:
 	return -1;
 }
 
-static int write_file(const char *path, const char *text, struct cairn_error *err)
+/* Run argv; 0 when it exits 0, else its output in the error. */
+static int run(const char *const argv[], struct cairn_error *err)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	struct cairn_command c = { .argv = argv, .timeout_ms = 120000 };
+	struct cairn_buf out;
+	int status, ret;
 
-	if (fd < 0)
-		return cairn_error_set(err, CAIRN_E_IO, "cannot create '%s': %s", path, strerror(errno));
-	if (cairn_write_all(fd, text, strlen(text)) < 0) {
-		cairn_error_set(err, CAIRN_E_IO, "cannot write '%s': %s", path, strerror(errno));
-		close(fd);
-		return -1;
+	cairn_buf_init(&out, 4096);
+	ret = cairn_command_run(&c, &out, &out, &status, err);
+	if (!ret && status) {
+		while (out.len && out.s[out.len - 1] == '\n')
+			cairn_buf_truncate(&out, out.len - 1);
+		ret = cairn_error_set(err, CAIRN_E_PERMANENT, "%s failed: %s", argv[0],
+				      out.len ? out.s : "(no message)");
+	} else if (ret && err->code == CAIRN_E_NOTFOUND) {
+		err->code = CAIRN_E_PERMANENT;
 	}
-	if (close(fd) < 0)
-		return cairn_error_set(err, CAIRN_E_IO, "cannot write '%s': %s", path, strerror(errno));
-	return 0;
-}
-
-/* Run argv, its stdout and stderr into log; 0 when it exits 0. */
-static int run(char *const argv[], const char *log, struct cairn_error *err)
-{
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int status, rc;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc)
-		return cairn_error_set(err, CAIRN_E_PERMANENT, "cannot run %s: %s", argv[0], strerror(rc));
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return cairn_error_set(err, CAIRN_E_INTERNAL, "waitpid: %s", strerror(errno));
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		struct cairn_buf b;
-
-		cairn_buf_init(&b, 0);
-		cairn_buf_read_file(&b, log, 4096, NULL);
-		while (b.len && b.s[b.len - 1] == '\n')
-			cairn_buf_truncate(&b, b.len - 1);
-		cairn_error_set(err, CAIRN_E_PERMANENT, "%s failed: %s", argv[0],
-				b.len ? b.s : "(no message)");
-		cairn_buf_release(&b);
-		return -1;
-	}
-	return 0;
+	cairn_buf_release(&out);
+	return ret;
 }
 
 int cairn_ci_seed_iso(const struct cairn_ci_seed *s, const char *path, struct cairn_error *err)
 {
 	char dir[] = "/tmp/cairn-seed.XXXXXX";
-	char *ud = NULL, *md = NULL, *udp = NULL, *mdp = NULL, *log = NULL;
+	char *ud = NULL, *md = NULL, *udp = NULL, *mdp = NULL;
 	int ret = -1;
 
 	if (!(ud = cairn_ci_user_data(s, err)))
@@ -620,21 +589,18 @@ int cairn_ci_seed_iso(const struct cairn_ci_seed *s, const char *path, struct ca
 	md = cairn_ci_meta_data(s);
 	udp = xasprintf("%s/user-data", dir);
 	mdp = xasprintf("%s/meta-data", dir);
-	log = xasprintf("%s/xorriso.log", dir);
-	if (!write_file(udp, ud, err) && !write_file(mdp, md, err)) {
-		char *argv[] = { "xorriso", "-as", "mkisofs", "-quiet", "-output", (char *)path,
-				 "-volid", "cidata", "-joliet", "-rock", udp, mdp, NULL };
+	if (!cairn_write_file(udp, ud, err) && !cairn_write_file(mdp, md, err)) {
+		const char *argv[] = { "xorriso", "-as", "mkisofs", "-quiet", "-output", path,
+				       "-volid", "cidata", "-joliet", "-rock", udp, mdp, NULL };
 
-		ret = run(argv, log, err);
+		ret = run(argv, err);
 	}
 	unlink(udp);
 	unlink(mdp);
-	unlink(log);
 	rmdir(dir);
 	free(ud);
 	free(md);
 	free(udp);
 	free(mdp);
-	free(log);
 	return ret;
 }
