@@ -586,6 +586,9 @@ out:
 
 int cairn_engine_check_sources(struct cairn_resource_record *recs, size_t n)
 {
+	/* path -> its hash now, or null when unreadable: nodes of one
+	 * declaration share their files, each is read once */
+	json_t *now = json_object();
 	int changed = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -596,16 +599,22 @@ int cairn_engine_check_sources(struct cairn_resource_record *recs, size_t n)
 		if (!status || strcmp(status, "ok"))
 			continue;
 		json_object_foreach(json_object_get(c, "sources"), path, h) {
-			struct cairn_buf bytes = CAIRN_BUF_INIT;
-			char now[CAIRN_HASH_LEN];
-			bool same = !cairn_buf_read_file(&bytes, path, MAX_FILE, NULL);
+			json_t *cur = json_object_get(now, path);
 
-			if (same) {
-				cairn_hash_bytes(bytes.s, bytes.len, now);
-				same = json_is_string(h) && !strcmp(now, json_string_value(h));
+			if (!cur) {
+				struct cairn_buf bytes = CAIRN_BUF_INIT;
+				char hash[CAIRN_HASH_LEN];
+
+				if (cairn_buf_read_file(&bytes, path, MAX_FILE, NULL)) {
+					cur = json_null();
+				} else {
+					cairn_hash_bytes(bytes.s, bytes.len, hash);
+					cur = json_string(hash);
+				}
+				cairn_buf_release(&bytes);
+				json_object_set_new(now, path, cur);
 			}
-			cairn_buf_release(&bytes);
-			if (same)
+			if (json_equal(cur, h))
 				continue;
 			json_object_set_new(c, "status", json_string("changed"));
 			json_object_set_new(c, "error", json_sprintf("'%s' changed since it was last applied", path));
@@ -613,5 +622,6 @@ int cairn_engine_check_sources(struct cairn_resource_record *recs, size_t n)
 			break;
 		}
 	}
+	json_decref(now);
 	return changed;
 }
