@@ -101,6 +101,8 @@ struct cairn_type_schema {
 	const char *summary;                      /* one line */
 	unsigned serves;                          /* 1 << CAIRN_KIND_NODE | ... */
 	bool open;                                /* unknown keys accepted (plugins) */
+	bool no_login;                            /* its nodes are not machines to log in to:
+						     a 'command' health check is refused */
 	const struct cairn_field *provider_fields;/* providers.NAME keys besides type */
 	const struct cairn_field *node_fields;    /* added to nodes.NAME */
 	const struct cairn_field *network_fields; /* added to networks.NAME */

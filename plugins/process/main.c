@@ -440,7 +440,10 @@ static json_t *observed_of(const struct config *cfg, const struct proc *p)
 	json_t *o;
 
 	snprintf(id, sizeof(id), "%d", (int)p->pid);
-	o = json_pack("{ss si ss so sI ss}", "id", id, "pid", (int)p->pid, "state", "running",
+	/* ip: a process's services are on this machine's loopback, which is
+	 * where health checks (tcp, http, ping) find them */
+	o = json_pack("{ss si ss ss so sI ss}", "id", id, "pid", (int)p->pid, "state", "running",
+		      "ip", "127.0.0.1",
 		      "started_at", iso_time(started),
 		      "stop_timeout", (json_int_t)(p->stop_timeout >= 0 ? p->stop_timeout
 								    : DEFAULT_STOP_TIMEOUT_MS),

@@ -33,6 +33,8 @@ static const struct cairn_field node_fields[] = {
 	  .help = "a process runs on this machine: it boots no image" },
 	{ "plan", CAIRN_FT_REF, CAIRN_FF_UNUSED, .ref = CAIRN_KIND_PLAN,
 	  .help = "a process takes no size" },
+	{ "configure", CAIRN_FT_LIST, CAIRN_FF_UNUSED,
+	  .help = "a process is not a machine to log in to: put its set-up in its command" },
 	{ NULL },
 };
 
@@ -41,6 +43,7 @@ const struct cairn_type_schema cairn_process_schema = {
 	.summary = "local processes supervised as nodes, for tests and demos",
 	.serves = 1u << CAIRN_KIND_NODE,
 	.open = false,
+	.no_login = true,
 	.provider_fields = provider_fields,
 	.node_fields = node_fields,
 };

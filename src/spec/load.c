@@ -978,6 +978,15 @@ static void decode_decl(struct loader *l, size_t di)
 				       t ? t->open : unsure, d->loc);
 	if (d->provider && !json_object_get(d->attrs, "provider"))
 		json_object_set_new(d->attrs, "provider", json_string(d->provider));
+	if (t && t->no_login && d->kind == CAIRN_KIND_NODE) {
+		const struct cairn_ypair *cmd = cairn_ynode_pair(cairn_ynode_get(d->yaml, "health"), "command");
+
+		if (cmd) {
+			spec_diag(l, cmd->key->loc, "a 'command' health check does not apply to node '%s'", d->name);
+			spec_hint(l, "it runs over SSH, and %s nodes are not machines to log in to: "
+				  "check a port (tcp) or a URL (http)", t->name);
+		}
+	}
 	note_sensitive(d);
 out:
 	l->diags = loud;

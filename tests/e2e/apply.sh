@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/e2e/apply.sh CAIRN SOURCE_ROOT PLUGIN_DIR - apply and destroy for real
 # through the process plugin, with crashes at every journal failpoint and at
-# random moments; lock contention.  TAP output.
+# random moments; lock contention; health checks on process nodes.  TAP output.
 #
 # Everything this test starts carries a per-run stack name and is killed at
 # the end, pass or fail, by PID (found through CAIRN_STACK in /proc).
@@ -117,6 +117,41 @@ err=$("$CAIRN" $st apply --auto-approve --lock-timeout 3s stack.yml 2>&1 >/dev/n
 check "with --lock-timeout it waits for the dead holder's lease and takes over" '[ $rc = 0 ]' "$err"
 check "and the stack converges" "converged" ""
 "$CAIRN" $st destroy --auto-approve "$STACK" >/dev/null 2>&1
+
+# Health checks on process nodes: a process's services are on this machine's
+# loopback (its ip is 127.0.0.1).  The dependent waits for the checks; a
+# killed server goes failed after retries rounds.
+PORT=$((20000 + $$ % 20000))
+while ss -Hltn "sport = :$PORT" | grep -q .; do PORT=$((PORT + 1)); done
+cat > health.yml <<YAML
+stack: $STACK
+providers:
+  local: {type: process}
+nodes:
+  api:
+    command: "exec python3 -m http.server $PORT --bind 127.0.0.1"
+    health: {ping: true, tcp: [$PORT], http: ["http://\${self.ip}:$PORT/"], interval: 1s, retries: 2}
+  client:
+    command: "exec sleep 604"
+    env: {API: "http://\${node.api.ip}:$PORT/"}
+    depends_on: [api]
+YAML
+sh="--state $TMP/health.db"
+out=$("$CAIRN" $sh apply --auto-approve health.yml 2>&1); rc=$?
+check "process nodes with health checks: the dependent is made once the server answers" \
+	'[ $rc = 0 ] && grep -q "node.client: created" <<<"$out"' "$out"
+out=$("$CAIRN" $sh health "$STACK" 2>&1); rc=$?
+check "cairn health: ping, tcp and http on 127.0.0.1 ready" \
+	'[ $rc = 0 ] && grep -q "reply from 127.0.0.1" <<<"$out" && grep -q "tcp:$PORT .* ready .*connected" <<<"$out" &&
+	 grep -q "http:http://127.0.0.1:$PORT/ .* ready .*HTTP 200" <<<"$out"' "$out"
+check "... and the dependent got the address" 'grep -qz "^API=http://127.0.0.1:$PORT/" /proc/$(pgrep -f "exec sleep 604|^sleep 604" | head -1)/environ'
+kill "$(pgrep -f "http.server $PORT")"
+"$CAIRN" $sh health "$STACK" >/dev/null 2>&1
+out=$("$CAIRN" $sh health "$STACK" 2>&1); rc=$?
+check "the server killed: failed after two rounds (exit 1)" \
+	'[ $rc = 1 ] && grep -q "^api .*failed" <<<"$out" && grep -q "connection refused" <<<"$out"' "$out"
+out=$("$CAIRN" $sh destroy --auto-approve "$STACK" 2>&1)
+check "... destroyed, nothing left" '[ -z "$(procs)" ]' "$out"
 
 echo "1..$n"
 [ $failed = 0 ]

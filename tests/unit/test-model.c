@@ -150,12 +150,12 @@ static void test_address_malformed_names(void **state)
 static const char stack_text[] =
 	"stack: m\n"                                   /* 1 */
 	"providers:\n"                                 /* 2 */
-	"  local: {type: process}\n"                   /* 3 */
+	"  local: {type: static}\n"                    /* 3 */
 	"nodes:\n"                                     /* 4 */
 	"  bastion:\n"                                 /* 5 */
-	"    command: sleep 1000\n"                    /* 6 */
+	"    address: 10.0.0.9\n"                     /* 6 */
 	"  web:\n"                                     /* 7 */
-	"    command: ./serve\n"                       /* 8 */
+	"    match: {rack: a}\n"                      /* 8 */
 	"    count: 2\n"                               /* 9 */
 	"    ssh:\n"                                   /* 10 */
 	"      user: admin\n"                          /* 11 */
@@ -211,7 +211,7 @@ static void test_lookups(void **state)
 	assert_int_equal(web->nres, 2);
 	local = cairn_model_decl(m, CAIRN_KIND_PROVIDER, "local");
 	assert_non_null(local);
-	assert_string_equal(local->type->name, "process");
+	assert_string_equal(local->type->name, "static");
 	/* by kind: a node name is not a provider name */
 	assert_null(cairn_model_decl(m, CAIRN_KIND_PROVIDER, "web"));
 	assert_null(cairn_model_decl(m, CAIRN_KIND_NODE, "local"));
@@ -247,7 +247,7 @@ static void test_field_loc(void **state)
 		const char *decl, *path;
 		int line, col;
 	} cases[] = {
-		{ "web", "command", 8, 5 },
+		{ "web", "match", 8, 5 },
 		{ "web", "ssh", 10, 5 },
 		{ "web", "ssh.via", 12, 7 },
 		{ "web", "ssh.user", 11, 7 },
@@ -262,7 +262,7 @@ static void test_field_loc(void **state)
 		{ "web", "configure.9.run", 13, 5 },
 		{ "web", "configure.x", 13, 5 },
 		{ "web", "configure.1.file", 15, 9 },
-		{ "web", "command.deeper", 8, 5 },
+		{ "web", "match.deeper", 8, 5 },
 		/* missing altogether: the declaration */
 		{ "web", "health", 7, 3 },
 		{ "web", "health.interval", 7, 3 },

@@ -23,6 +23,8 @@ static const char test_file[] = "stack.yml";
 
 /* Prefixes of test stacks.  PROC: lines 1-4, nodes from line 5. */
 #define PROC "stack: t\nproviders:\n  p: {type: process}\nnodes:\n"
+/* STATIC: the same lines, existing machines (nodes that take configure) */
+#define STATIC "stack: t\nproviders:\n  p: {type: static}\nnodes:\n"
 /* KVM: lines 1-7, the next section from line 8. */
 #define KVM "stack: t\nproviders:\n  kvm: {type: libvirt}\nplans:\n  s: {cpus: 1, memory: 1GiB}\n" \
 	"images:\n  i: {builtin: tiny}\n"
@@ -1070,10 +1072,10 @@ static const struct {
 	{ PROC "  a: {command: x, ssh: {port: 70000}}\n", "5:31: 'port' must be a port between 1 and 65535, not 70000" },
 	{ PROC "  a: {command: x, health: {tcp: [0]}}\n", "5:34: 'tcp' must be a port between 1 and 65535, not 0" },
 	{ PROC "  a: {command: x, ssh: 5}\n", "5:24: 'ssh' must be a mapping, not a scalar" },
-	{ PROC "  a: {command: x, configure: [{run: a, file: {path: /x}}]}\n",
+	{ STATIC "  a: {address: x, configure: [{run: a, file: {path: /x}}]}\n",
 	  "5:31: a 'configure' entry takes exactly one of its keys, this one has 2" },
-	{ PROC "  a: {command: x, configure: [{}]}\n", "5:31: empty 'configure' entry" },
-	{ PROC "  a: {command: x, configure: [{file: {content: x}}]}\n",
+	{ STATIC "  a: {address: x, configure: [{}]}\n", "5:31: empty 'configure' entry" },
+	{ STATIC "  a: {address: x, configure: [{file: {content: x}}]}\n",
 	  "5:38: 'file' of 'configure' of node 'a' is missing 'path'" },
 	{ PROC "  a: {command: x, ssh: {bogus: 1}}\n", "5:25: unknown key 'bogus' in 'ssh' of node 'a'" },
 		{ PROC "  a: {command: x, plan: s}\n", "5:19: 'plan' does not apply to node 'a'" },
@@ -1207,7 +1209,7 @@ static void test_validation_error_positions(void **state)
 		{ PROC "  a: {command: }\n", "5:7: 'command' in node 'a' has no value", NULL },
 		{ PROC "  a:\n    command:\n", "6:5: 'command' in node 'a' has no value",
 		  "5:3: node 'a' is missing 'command'" },
-		{ PROC "  a: {command: x, configure: [{run: \"\"}]}\n", "5:37: 'run' must not be empty", NULL },
+		{ STATIC "  a: {address: x, configure: [{run: \"\"}]}\n", "5:37: 'run' must not be empty", NULL },
 		{ "stack: t\nimages:\n  i: {disk: \"\"}\n", "3:13: 'disk' must not be empty", NULL },
 		{ PROC "  a:\n    command: x\n    ssh:\n      user: \"a\\nb\"\n", "8:13: 'user' must be one line", NULL },
 		{ "stack: t\nplans:\n  small:\n    cpus:\n    memory: 1GiB\n",
@@ -1262,7 +1264,7 @@ static void test_null_configure_entry(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(entries); i++) {
-		char *text = xasprintf(PROC "  a:\n    command: x\n    configure:\n      - %s\n",
+		char *text = xasprintf(STATIC "  a:\n    address: x\n    configure:\n      - %s\n",
 				       entries[i]);
 		struct load l;
 
