@@ -11,6 +11,7 @@
 # any case failed.  Under ASan/LSan a leak or a sanitizer report makes cairn
 # exit non-zero, and the case fails.
 set -u
+HERE=$(dirname "$(realpath "$0")")
 
 CAIRN=${1:?usage: tests/cli/run-part2.sh path/to/cairn}
 case $CAIRN in /*) ;; *) CAIRN=$PWD/$CAIRN ;; esac
@@ -25,45 +26,13 @@ unset CAIRN_STATE NO_COLOR CAIRN_PLUGIN_PATH
 export XDG_STATE_HOME=$tmp/xdg HOME=$tmp/home
 STATE=$tmp/state.db
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-not_ok() {
-	n=$((n + 1)); failed=$((failed + 1))
-	echo "not ok $n - $1"
-	shift
-	for line in "$@"; do echo "#   $line"; done
-	if [ -s out ]; then echo "#   stdout:"; sed -n '1,15s/^/#     /p' out; fi
-	if [ -s err ]; then echo "#   stderr:"; sed -n '1,15s/^/#     /p' err; fi
-}
+# shellcheck source=tests/cli/lib.sh
+. "$HERE/lib.sh"
 
 # run ARGS...: cairn --state $STATE ARGS, stdout in ./out, stderr in ./err, status in $rc.
 run() {
 	"$CAIRN" --state "$STATE" "$@" >out 2>err
 	rc=$?
-}
-
-# check NAME WANT_STATUS [grep -E pattern on stdout] [pattern on stderr]
-check() {
-	local name=$1 want=$2 out_re=${3:-} err_re=${4:-}
-
-	if [ "$rc" -ne "$want" ]; then
-		not_ok "$name" "exit status $rc, expected $want"
-	elif [ -n "$out_re" ] && ! grep -Eq -- "$out_re" out; then
-		not_ok "$name" "stdout does not match /$out_re/"
-	elif [ -n "$err_re" ] && ! grep -Eq -- "$err_re" err; then
-		not_ok "$name" "stderr does not match /$err_re/"
-	else
-		ok "$name"
-	fi
-}
-
-# expect NAME CONDITION-COMMAND...: ok when the command succeeds.
-expect() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi
 }
 
 is_json() { python3 -m json.tool "$1" >/dev/null 2>&1; }
@@ -393,5 +362,4 @@ else
 	done
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_end

@@ -9,6 +9,7 @@
 # ASan/LSan a leak or a sanitizer report makes the run exit non-zero, and the
 # case fails.
 set -u
+HERE=$(dirname "$(realpath "$0")")
 
 CAIRN=${1:?usage: tests/cli/run.sh path/to/cairn}
 case $CAIRN in /*) ;; *) CAIRN=$PWD/$CAIRN ;; esac
@@ -24,44 +25,13 @@ for v in $(env | sed -n 's/^\(CAIRN_VAR_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"
 export XDG_STATE_HOME=$tmp/xdg HOME=$tmp/home
 STATE=$tmp/state.db
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1)); failed=$((failed + 1))
-	echo "not ok $n - $1"
-	shift
-	for line in "$@"; do echo "#   $line"; done
-	if [ -s out ]; then echo "#   stdout:"; sed -n '1,15s/^/#     /p' out; fi
-	if [ -s err ]; then echo "#   stderr:"; sed -n '1,15s/^/#     /p' err; fi
-}
+# shellcheck source=tests/cli/lib.sh
+. "$HERE/lib.sh"
 
 # run ARGS...: cairn's stdout in ./out, stderr in ./err, status in $rc.
 run() {
 	"$CAIRN" "$@" >out 2>err
 	rc=$?
-}
-
-# check NAME WANT_STATUS [grep -E pattern on stdout] [pattern on stderr]
-check() {
-	local name=$1 want=$2 out_re=${3:-} err_re=${4:-}
-
-	if [ "$rc" -ne "$want" ]; then
-		not_ok "$name" "exit status $rc, expected $want"
-	elif [ -n "$out_re" ] && ! grep -Eq -- "$out_re" out; then
-		not_ok "$name" "stdout does not match /$out_re/"
-	elif [ -n "$err_re" ] && ! grep -Eq -- "$err_re" err; then
-		not_ok "$name" "stderr does not match /$err_re/"
-	else
-		ok "$name"
-	fi
-}
-
-# expect NAME CONDITION-COMMAND...: ok when the command succeeds.
-expect() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi
 }
 
 is_json() { python3 -m json.tool "$1" >/dev/null 2>&1; }
@@ -349,5 +319,4 @@ check "explain suggests a near name" 1 '' "did you mean 'libvirt'"
 run -v validate valid.yml
 check "-v prints the time taken" 0 '' '^\(took [0-9]+\.[0-9]{2}s\)$'
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_end

@@ -11,16 +11,14 @@ export CAIRN_PLUGIN_PATH=$PLUGINS
 export CAIRN_LOCK_LEASE=1s
 STACK=e2e-$$-$RANDOM
 TMP=$(mktemp -d)
-n=0; failed=0
 
 procs() { grep -l "CAIRN_STACK=$STACK\b" /proc/[0-9]*/environ 2>/dev/null | sed 's|/proc/||; s|/environ||'; }
 cleanup() { for p in $(procs); do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"; }
 trap cleanup EXIT
-ok() { n=$((n+1)); echo "ok $n - $1"; }
-not_ok() { n=$((n+1)); failed=$((failed+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && sed 's/^/# /' <<<"$2"; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+# shellcheck source=tests/lib/tap.sh
+. "$SRC/tests/lib/tap.sh"
 
-cd "$TMP"
+cd "$TMP" || bail "no $TMP"
 cat > stack.yml <<YAML
 stack: $STACK
 providers:
@@ -153,5 +151,4 @@ check "the server killed: failed after two rounds (exit 1)" \
 out=$("$CAIRN" $sh destroy --auto-approve "$STACK" 2>&1)
 check "... destroyed, nothing left" '[ -z "$(procs)" ]' "$out"
 
-echo "1..$n"
-[ $failed = 0 ]
+tap_end

@@ -17,10 +17,8 @@ export CAIRN_PLUGIN_PATH=$PLUGINS
 export CAIRN_LOCK_LEASE=300ms          # a killed holder's lock frees itself quickly
 TMP=$(mktemp -d)
 STACK=crash-$KIND-$$-$RANDOM
-n=0; failed=0
-ok() { n=$((n+1)); echo "ok $n - $1"; }
-not_ok() { n=$((n+1)); failed=$((failed+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && sed 's/^/# /' <<<"$2" | head -20; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "$(realpath "$0")")/../lib/tap.sh"
 
 procs() { grep -l "CAIRN_STACK=$STACK\b" /proc/[0-9]*/environ 2>/dev/null | sed 's|/proc/||; s|/environ||'; }
 cleanup() { for p in $(procs); do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"; }
@@ -76,7 +74,7 @@ process)
 		done
 	}
 	;;
-*) echo "Bail out! unknown kind '$KIND'"; exit 1 ;;
+*) bail "unknown kind '$KIND'" ;;
 esac
 st="--state $TMP/state.db"
 
@@ -140,5 +138,4 @@ check "$KILLS applies of $WANT killed at random moments: each time the next appl
 check "$KILLS destroys killed at random moments: each time the next destroy leaves nothing ($bad_destroy bad)" \
 	'[ $bad_destroy = 0 ]' "$first_destroy"
 
-echo "1..$n"
-[ $failed = 0 ]
+tap_end

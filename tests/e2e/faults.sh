@@ -8,10 +8,8 @@ CAIRN=$(realpath "$1")
 export CAIRN_PLUGIN_PATH=$(realpath "$2")
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-n=0; failed=0
-ok() { n=$((n+1)); echo "ok $n - $1"; }
-not_ok() { n=$((n+1)); failed=$((failed+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && sed 's/^/# /' <<<"$2"; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "$(realpath "$0")")/../lib/tap.sh"
 
 cd "$TMP"
 cat > stack.yml <<YAML
@@ -159,5 +157,4 @@ for i in 1 2 3; do
 done
 check "creates in flight when cairn is killed do not finish later: no orphan after 3 kills ($bad bad)" '[ $bad = 0 ]'
 
-echo "1..$n"
-[ $failed = 0 ]
+tap_end

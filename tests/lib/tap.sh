@@ -3,6 +3,8 @@
 #   ok TEXT                   "ok N - TEXT"
 #   not_ok TEXT [DETAIL]      "not ok N - TEXT", DETAIL as # lines (its last $TAP_DETAIL_LINES, 30)
 #   check TEXT COND [DETAIL]  ok when COND (eval'ed) holds, else not_ok with DETAIL
+#                             (when none is given: what tap_default_detail prints,
+#                             nothing unless the test defines it)
 #   bail TEXT [DETAIL]        "Bail out! TEXT" and exit 1
 #   tap_end                   "1..N", and the exit status: 0 when nothing failed
 #   tap_skip_unless_hosts     "1..0 # SKIP" and exit 0 unless this can make sshd test hosts
@@ -17,7 +19,8 @@ not_ok() {
 	[ -n "${2:-}" ] && sed 's/^/# /' <<<"$2" | tail -"$TAP_DETAIL_LINES"
 	return 0
 }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+tap_default_detail() { :; }
+check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-$(tap_default_detail)}"; fi; }
 bail() { echo "Bail out! $1"; [ -n "${2:-}" ] && sed 's/^/# /' <<<"$2"; exit 1; }
 tap_end() { echo "1..$n"; [ "$failed" = 0 ]; }
 tap_skip_unless_hosts() {

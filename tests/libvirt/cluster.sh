@@ -31,10 +31,10 @@ export CAIRN_IMAGE_DIR=$BUILD/images    # built once, kept between runs
 GUARD=10.254.0.0/22                     # holds the stack's two /24s
 # The example's 10.251.x is moved to 10.254.x, so that a `make demo` cluster
 # left running on this machine (10.251.1-2.0/24) does not stop the test.
-n=0; failed=0
-ok() { n=$((n+1)); echo "ok $n - $1"; }
-not_ok() { n=$((n+1)); failed=$((failed+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && sed 's/^/# /' <<<"$2" | tail -40; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-$(cat "$TMP/out" 2>/dev/null)}"; fi; }
+# shellcheck source=tests/lib/tap.sh
+. "$SRC/tests/lib/tap.sh"
+TAP_DETAIL_LINES=40
+tap_default_detail() { cat "$TMP/out" 2>/dev/null; }   # the last command's output
 run() { "$CAIRN" "$@" >"$TMP/out" 2>&1; }
 
 cleanup() {
@@ -43,15 +43,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-lv_env_start
-rc=$?
-# TAP: a skip is "1..0 # SKIP" and status 0 (meson counts any other status as ERROR)
-if [ $rc -ne 0 ]; then echo "1..0 # SKIP libvirt cannot run here"; exit 0; fi
-lv_env_guard_range "$GUARD" || { echo "Bail out! cannot guard $GUARD"; exit 1; }
-
-if [ ! -s "$CAIRN_IMAGE_DIR/tiny/initrd.img" ]; then
-	"$CAIRN" -q image build tiny >"$TMP/out" 2>&1 || { echo "Bail out! cairn image build tiny"; cat "$TMP/out"; exit 1; }
-fi
+lv_env_tap_start "$GUARD"
+lv_env_tiny_image "$CAIRN"
 ok "the tiny image is built ($(du -sh "$CAIRN_IMAGE_DIR/tiny" | cut -f1))"
 
 # The example with this run's names.
@@ -169,5 +162,4 @@ run destroy --auto-approve "$STACK"
 check "destroy" '[ $? -eq 0 ]'
 check "no domain, network, volume, pool or file of the stack left" '[ -z "$(leftovers)" ]' "$(leftovers)"
 
-echo "1..$n"
-[ $failed -eq 0 ]
+tap_end

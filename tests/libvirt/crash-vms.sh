@@ -20,10 +20,9 @@ export CAIRN_STATE=$TMP/state.db
 export CAIRN_IMAGE_DIR=$BUILD/images
 export CAIRN_LOCK_LEASE=500ms           # a killed holder's lock frees itself quickly
 GUARD=10.252.0.0/23
-n=0; failed=0
-ok() { n=$((n+1)); echo "ok $n - $1"; }
-not_ok() { n=$((n+1)); failed=$((failed+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && sed 's/^/# /' <<<"$2" | tail -30; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-$(cat "$TMP/out" 2>/dev/null)}"; fi; }
+# shellcheck source=tests/lib/tap.sh
+. "$SRC/tests/lib/tap.sh"
+tap_default_detail() { cat "$TMP/out" 2>/dev/null; }   # the last command's output
 
 cleanup() {
 	[ -n "${pid:-}" ] && kill -9 "$pid" 2>/dev/null
@@ -32,11 +31,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-lv_env_start || { echo "1..0 # SKIP libvirt cannot run here"; exit 0; }   # TAP skip: status 0
-lv_env_guard_range "$GUARD" || { echo "Bail out! cannot guard $GUARD"; exit 1; }
-if [ ! -s "$CAIRN_IMAGE_DIR/tiny/initrd.img" ]; then
-	"$CAIRN" -q image build tiny >"$TMP/out" 2>&1 || { echo "Bail out! cairn image build tiny"; exit 1; }
-fi
+lv_env_tap_start "$GUARD"
+lv_env_tiny_image "$CAIRN"
 
 cat > "$TMP/stack.yml" <<-YAML
 stack: $STACK
@@ -116,5 +112,4 @@ for round in $(seq 1 "$KILLS"); do
 	check "round $round: destroy leaves nothing" '[ $? -eq 0 ] && [ -z "$(leftovers)" ]' "$(cat "$TMP/out"; leftovers)"
 done
 
-echo "1..$n"
-[ $failed -eq 0 ]
+tap_end

@@ -15,6 +15,11 @@
 #                             (in any pool) and pool whose name starts with PREFIX,
 #                             and their QEMU logs in /var/log/libvirt/qemu
 #   lv_env_teardown PREFIX    lv_env_cleanup, pool directories, guards, daemons
+#   lv_env_tap_start CIDR     for a TAP test: lv_env_start and lv_env_guard_range
+#                             CIDR, or "1..0 # SKIP" and exit 0 when libvirt
+#                             cannot run here, or "Bail out!" and exit 1
+#   lv_env_tiny_image CAIRN   the builtin tiny image in $CAIRN_IMAGE_DIR, built
+#                             when missing, or "Bail out!" and exit 1
 #   lv_virsh ARGS...          virsh -c qemu:///system ARGS...
 #
 # A test uses it like this:
@@ -413,4 +418,17 @@ lv_env_teardown() {
   lv_env_unguard_all >/dev/null 2>&1 || rc=1
   [ $rc = 0 ] && rm -f "$LV_ENV_RUNS/$$"
   lv_env_stop
+}
+
+lv_env_tap_start() {
+  # a TAP skip is "1..0 # SKIP" and status 0 (meson counts any other status as ERROR)
+  lv_env_start || { echo "1..0 # SKIP libvirt cannot run here"; exit 0; }
+  lv_env_guard_range "$1" || { echo "Bail out! cannot guard $1"; exit 1; }
+}
+
+lv_env_tiny_image() {
+  local out
+  [ -s "$CAIRN_IMAGE_DIR/tiny/initrd.img" ] && return 0
+  out=$("$1" -q image build tiny 2>&1) ||
+    { echo "Bail out! cairn image build tiny"; sed 's/^/# /' <<<"$out"; exit 1; }
 }

@@ -21,10 +21,8 @@ P=$(lv_env_prefix)                      # ct<pid>-: this (live) run
 GUARD=10.244.0.0/23                     # the dead run's range
 MINE=10.244.4.0/23                      # this run's range
 TMP=$(mktemp -d /tmp/cairn-reap.XXXXXX)
-n=0; failed=0
-ok() { n=$((n+1)); echo "ok $n - $1"; }
-not_ok() { n=$((n+1)); failed=$((failed+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && sed 's/^/# /' <<<"$2"; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+# shellcheck source=tests/lib/tap.sh
+. "$SRC/tests/lib/tap.sh"
 
 CHILD_P=
 cleanup() {
@@ -36,14 +34,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-lv_env_start
-rc=$?
-if [ $rc -ne 0 ]; then echo "1..0 # SKIP libvirt cannot run here"; exit 0; fi
-lv_env_guard_range "$MINE" || { echo "Bail out! cannot guard $MINE"; exit 1; }
+lv_env_tap_start "$MINE"
 cat > "$TMP/mine.xml" <<-XML
 <network><name>${P}lan</name><ip address='10.244.5.1' prefix='24'/></network>
 XML
-lv_virsh net-define "$TMP/mine.xml" >/dev/null || { echo "Bail out! net-define"; exit 1; }
+lv_virsh net-define "$TMP/mine.xml" >/dev/null || bail "net-define ${P}lan"
 
 # 1. the run that dies: it uses our libvirtd, so nothing of it outlives it
 #    but what it made.
@@ -62,7 +57,6 @@ bash -c '
 ' child "$SRC" "$TMP" "$GUARD"
 rc=$?
 CHILD_P=$(cat "$TMP/child-prefix" 2>/dev/null)
-echo "1..9"
 check "a run killed with SIGKILL (status $rc)" '[ $rc -eq 137 ] && [ -n "$CHILD_P" ]'
 # 2. what it left
 check "... left its network running" '[ "$(lv_virsh net-list --name | grep -c "^${CHILD_P}lan$")" = 1 ]'
@@ -80,4 +74,4 @@ check "this live run's network, route and record are left alone" \
 	 grep -qx "prefix $P" "$LV_ENV_RUNS/$$"'
 # 4. the range is free again
 check "the range can be guarded again" 'lv_env_guard_range "$GUARD" 2>/dev/null'
-[ $failed -eq 0 ]
+tap_end

@@ -44,11 +44,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
-n=0; failed=0
-ok() { n=$((n+1)); echo "ok $n - $1"; }
-not_ok() { n=$((n+1)); failed=$((failed+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && sed 's/^/# /' <<<"$2"; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
-bail() { echo "Bail out! $1"; [ -n "${2:-}" ] && sed 's/^/# /' <<<"$2"; exit 1; }
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "$(realpath "$0")")/../lib/tap.sh"
 
 # ---- the network ------------------------------------------------------------
 
@@ -270,5 +267,4 @@ cd /
 cleanup
 check "everything is removed: sshd ($mine), namespaces, route, files" \
 	'! ip netns list | grep -q "^$P" && ! ip -4 route show table all | grep -q "10\.250\.$X\." && ! alive && [ ! -d "$TMP" ]'
-echo "1..$n"
-[ $failed = 0 ]
+tap_end
