@@ -28,9 +28,7 @@ cleanup() { cd /; lv_env_teardown "$P"; hosts_down; rm -rf "$HTMP"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
-lv_env_start
-if [ $? -ne 0 ]; then echo "1..0 # SKIP libvirt cannot run here"; exit 0; fi
-lv_env_guard_range "$GUARD" || bail "cannot guard $GUARD"
+lv_env_tap_start "$GUARD"
 hosts_up 0 || bail "cannot make the test host"
 cd "$HTMP" || bail "no $HTMP"
 export CAIRN_STATE=$HTMP/state.db NO_COLOR=1
@@ -52,14 +50,14 @@ EOF
 
 out=$(cairn apply --auto-approve stack.yml 2>&1); rc=$?
 check "apply through qemu+libssh://root@$HOST/system: a network and a volume" \
-	'[ $rc = 0 ] && grep -q "3 created\|2 created" <<<"$out"' "$out"
+	'[ $rc = 0 ] && grep -q "3 created\|2 created" <<<"$out"' "exit $rc: $out"
 check "... which the hypervisor holds" \
 	'lv_virsh net-list --all --name | grep -q "^${STACK}-lan$" && lv_virsh vol-list "${P}remote-images" | grep -q "data"' \
 	"$(lv_virsh net-list --all; lv_virsh vol-list "${P}remote-images" 2>&1)"
 check "... reached over SSH (the host's sshd logged the session)" \
 	'grep -q "Accepted publickey for root" "$HTMP/$HP-bastion.log"' "$(tail -5 "$HTMP/$HP-bastion.log")"
 out=$(cairn plan --detailed-exitcode stack.yml 2>&1); rc=$?
-check "plan through the remote URI: no change (objects found by their stamps)" '[ $rc = 0 ]' "$out"
+check "plan through the remote URI: no change (objects found by their stamps)" '[ $rc = 0 ]' "exit $rc: $out"
 out=$(cairn destroy --auto-approve "$STACK" 2>&1); rc=$?
 check "destroy through it" '[ $rc = 0 ]' "$out"
 check "... leaves no network, volume or pool of the run" \
