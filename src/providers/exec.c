@@ -38,6 +38,7 @@
 #include "providers/provider.h"
 #include "util/clock.h"
 #include "util/jsonutil.h"
+#include "util/thread.h"
 
 CAIRN_LOG_INIT("providers.exec");
 
@@ -693,19 +694,11 @@ static void *spawner_main(void *arg)
 
 static void spawner_start(void)
 {
-	pthread_attr_t attr;
-	sigset_t all, old;
 	pthread_t t;
 
-	/* it takes no signals; forked children reset their mask anyway */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, spawner_main, NULL))
+	/* forked children reset their signal mask */
+	if (cairn_thread_start(&t, true, spawner_main, NULL))
 		BUG("cannot start the plugin spawner thread");
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* Start path with argv on fds 0, 1, 2 = fd0, fd1, fd2; returns 0 or an errno. */
@@ -732,7 +725,6 @@ static int spawn_child(const char *path, char *const *argv, int fd0, int fd1, in
 static int proc_spawn(struct exec *x, struct proc **out, struct cairn_error *err)
 {
 	int in[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	sigset_t all, old;
 	struct proc *p;
 	int rc;
 
@@ -769,11 +761,7 @@ static int proc_spawn(struct exec *x, struct proc **out, struct cairn_error *err
 	if (pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) < 0)
 		BUG("pipe2: %s", strerror(errno));
 
-	/* The reader takes no signals: they are for the threads that expect them. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&p->reader, NULL, reader_main, p);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = cairn_thread_start(&p->reader, false, reader_main, p);
 	if (rc != 0)
 		BUG("cannot start the reader thread of plugin '%s': %s", x->label, strerror(rc));
 	*out = p;

@@ -33,6 +33,7 @@
 #include "providers/libvirt-xml.h"
 #include "providers/provider.h"
 #include "util/clock.h"
+#include "util/thread.h"
 #include "util/jsonutil.h"
 #include "util/units.h"
 
@@ -269,7 +270,8 @@ static void lv_close(void *priv)
  * destructor had run: a SIGSEGV after a successful `cairn plan` over
  * qemu+libssh:// (1 run in 10).  So lv_close's virConnectClose is followed
  * by one more round of the loop (a 0 ms timer wakes it), which frees what
- * the connection left, and then by the thread's end.
+ * the connection left, and then by the thread's end.  The thread takes no
+ * asynchronous signal (cairn_thread_start).
  */
 static pthread_once_t event_loop_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t loop_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -298,26 +300,13 @@ static void event_loop_register(void)
 /* A connection is about to be opened: the loop runs. */
 static void event_loop_get(void)
 {
-	sigset_t async, old;
-
 	pthread_once(&event_loop_once, event_loop_register);
 	pthread_mutex_lock(&loop_mu);
 	if (loop_users++ == 0 && loop_registered) {
-		/* The loop takes no asynchronous signal: they are for the threads
-		 * that expect them.  Faults stay deliverable, so that a crash in
-		 * it is reported (a blocked SIGSEGV kills without a word). */
-		sigfillset(&async);
-		sigdelset(&async, SIGSEGV);
-		sigdelset(&async, SIGBUS);
-		sigdelset(&async, SIGFPE);
-		sigdelset(&async, SIGILL);
-		sigdelset(&async, SIGABRT);
-		pthread_sigmask(SIG_SETMASK, &async, &old);
 		atomic_store(&loop_quit, false);
-		loop_running = pthread_create(&loop_thread, NULL, event_loop, NULL) == 0;
+		loop_running = cairn_thread_start(&loop_thread, false, event_loop, NULL) == 0;
 		if (!loop_running)
 			cairn_warn("cannot start libvirt's event loop: remote connections may hang");
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
 	pthread_mutex_unlock(&loop_mu);
 }
