@@ -67,14 +67,15 @@
 # * A run killed with SIGKILL (or whose machine session was cut) runs no trap:
 #   its domains, networks, pools and guard routes stay, and the next run's
 #   guard is refused because the range is still routed.  So each run records
-#   what it claims (its prefixes and guarded ranges) in $LV_ENV_RUNS/<pid>,
-#   with the start time of the process, and lv_env_start removes what the
-#   records of dead runs name (a PID reused by another process has another
-#   start time).  /run is a tmpfs: records, routes and bridges go together at
-#   reboot.  Only what a record names is touched.
+#   what it claims (its prefixes and guarded ranges; tests/lib/runs.sh, kind
+#   "libvirt"), and lv_env_start removes what the records of dead runs name,
+#   and only that.
 # * No sharing between runs: a second test that finds "our" libvirtd running
 #   uses it (started=0), and loses it when the first test's lv_env_stop stops
 #   it.  Run the libvirt tests one at a time, or start libvirtd once outside.
+
+# shellcheck source=tests/lib/runs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/runs.sh"
 
 LV_URI=${LV_URI:-qemu:///system}
 LV_ENV_STARTED=0          # 1 when lv_env_start started libvirtd itself
@@ -83,7 +84,6 @@ LV_ENV_VIRTLOGD_PID=
 LV_ENV_DIR=               # our pid files and the daemon log
 LV_ENV_FW_CLEAN=0         # 1: remove libvirt's iptables chains on stop
 LV_ENV_GUARDS=()          # CIDRs lv_env_guard_range added
-LV_ENV_RUNS=${LV_ENV_RUNS:-/run/cairn-tests/libvirt}   # what each run claimed
 
 lv__msg() { echo "libvirtd-env: $*" >&2; }
 
@@ -137,57 +137,23 @@ lv__fw_remove() {
   done
 }
 
-# The start time of PID (field 22 of /proc/PID/stat), empty when it is gone
-# or a zombie.
-lv__starttime() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }            # fields from 3 on
-  set -- $stat
-  [ "$1" != Z ] || return 1
-  echo "${20}"
-}
+lv_env_claim() { runs_claim libvirt prefix "$1"; }
 
-# lv__record WHAT VALUE: add a line to this run's record (created with the
-# run's start time on first use).  $$ is the test shell, also in $(...).
-lv__record() {
-  local f=$LV_ENV_RUNS/$$
-  mkdir -p "$LV_ENV_RUNS" 2>/dev/null || return 0
-  [ -s "$f" ] || echo "start $(lv__starttime $$)" > "$f"
-  grep -qxF "$1 $2" "$f" || echo "$1 $2" >> "$f"
-}
-lv__unrecord() {   # WHAT VALUE
-  local f=$LV_ENV_RUNS/$$
-  [ -f "$f" ] && sed -i "\|^$1 $2\$|d" "$f"
+# What a dead run's record names (runs_reap): its objects and guards.
+lv__reap_line() {
+  case $1 in
+  prefix)
+    [ ${#2} -ge 3 ] || return 0
+    lv_env_cleanup "$2" >/dev/null 2>&1 || lv__msg "could not remove every object named $2*"
+    rm -rf "/var/lib/libvirt/images/$2"* ;;
+  guard)
+    lv__valid_cidr "$2" && ip route del unreachable "$2" 2>/dev/null ;;
+  esac
   return 0
 }
 
-lv_env_claim() { lv__record prefix "$1"; }
-
-# Remove what dead runs claimed: their libvirt objects, pool directories and
-# guard routes.  Called by lv_env_start once libvirt answers.
-lv__reap_stale() {
-  local f pid what val start
-  for f in "$LV_ENV_RUNS"/*; do
-    [ -f "$f" ] || continue
-    pid=${f##*/}
-    [[ $pid =~ ^[0-9]+$ ]] || continue
-    read -r _ start < "$f"
-    [ -n "$start" ] && [ "$(lv__starttime "$pid")" = "$start" ] && continue   # alive
-    lv__msg "removing what the dead run $pid left: $(sed 1d "$f" | tr '\n' ' ')"
-    while read -r what val; do
-      case $what in
-      prefix)
-        [ ${#val} -ge 3 ] || continue
-        lv_env_cleanup "$val" >/dev/null 2>&1 || lv__msg "could not remove every object named $val*"
-        rm -rf "/var/lib/libvirt/images/$val"* ;;
-      guard)
-        lv__valid_cidr "$val" && ip route del unreachable "$val" 2>/dev/null ;;
-      esac
-    done < <(sed 1d "$f")
-    rm -f "$f"
-  done
-}
+# Remove what dead runs claimed.  Called by lv_env_start once libvirt answers.
+lv__reap_stale() { runs_reap libvirt lv__reap_line 2>&1 | sed 's/^/libvirtd-env: /' >&2; }
 
 # lv_env_start: 0 when qemu:///system answers, 77 when libvirt cannot be had
 # here (the reason is printed; the caller should `exit 77`).
@@ -349,7 +315,7 @@ lv_env_guard_range() {
     lv__msg "guard: 'ip route add unreachable $cidr' failed"; return 1
   fi
   LV_ENV_GUARDS+=("$cidr")
-  lv__record guard "$cidr"
+  runs_claim libvirt guard "$cidr"
   lv__msg "guard: $cidr is unreachable on the host until lv_env_unguard_all"
 }
 
@@ -358,7 +324,7 @@ lv_env_unguard_all() {
   for c in "${LV_ENV_GUARDS[@]}"; do
     if ip route del unreachable "$c" 2>/dev/null || [ -z "$(ip -4 route show exact "$c" type unreachable)" ]; then
       lv__msg "guard: removed $c"
-      lv__unrecord guard "$c"
+      runs_unclaim libvirt guard "$c"
     else
       lv__msg "guard: could not remove 'unreachable $c'"; rc=1
     fi
@@ -416,7 +382,7 @@ lv_env_teardown() {
   lv_env_cleanup "$1" >/dev/null 2>&1 || rc=1
   [ ${#1} -ge 3 ] && rm -rf "/var/lib/libvirt/images/$1"*
   lv_env_unguard_all >/dev/null 2>&1 || rc=1
-  [ $rc = 0 ] && rm -f "$LV_ENV_RUNS/$$"
+  [ $rc = 0 ] && runs_done libvirt
   lv_env_stop
 }
 

@@ -27,7 +27,7 @@ TMP=$(mktemp -d /tmp/cairn-reap.XXXXXX)
 CHILD_P=
 cleanup() {
 	# in case the reaper failed: the dead run's things by hand
-	[ -n "$CHILD_P" ] && { lv_env_cleanup "$CHILD_P" >/dev/null 2>&1; rm -f "$LV_ENV_RUNS/${CHILD_P//[!0-9]/}"; }
+	[ -n "$CHILD_P" ] && { lv_env_cleanup "$CHILD_P" >/dev/null 2>&1; rm -f "$RUNS_DIR/libvirt/${CHILD_P//[!0-9]/}"; }
 	ip route del unreachable "$GUARD" 2>/dev/null
 	lv_env_teardown "$P"
 	rm -rf "$TMP"
@@ -61,17 +61,17 @@ check "a run killed with SIGKILL (status $rc)" '[ $rc -eq 137 ] && [ -n "$CHILD_
 # 2. what it left
 check "... left its network running" '[ "$(lv_virsh net-list --name | grep -c "^${CHILD_P}lan$")" = 1 ]'
 check "... and its guard route" '[ -n "$(ip -4 route show exact "$GUARD" type unreachable)" ]'
-check "... so the range cannot be guarded again" '! (LV_ENV_RUNS=$TMP/none; lv_env_guard_range "$GUARD" 2>/dev/null)'
+check "... so the range cannot be guarded again" '! (RUNS_DIR=$TMP/none; lv_env_guard_range "$GUARD" 2>/dev/null)'
 # 3. reaped
 lv__reap_stale 2>"$TMP/reap.err"
 check "the reaper names the dead run" 'grep -q "the dead run ${CHILD_P//[!0-9]/} left: prefix $CHILD_P guard $GUARD" "$TMP/reap.err"' "$(cat "$TMP/reap.err")"
 check "... and removes its network, bridge, pool directory and route" \
 	'! lv_virsh net-info "${CHILD_P}lan" >/dev/null 2>&1 && ! ip link show "${CHILD_P%-}br" >/dev/null 2>&1 &&
 	 [ ! -e "/var/lib/libvirt/images/${CHILD_P}pool" ] && [ -z "$(ip -4 route show exact "$GUARD")" ]'
-check "... and its record" '[ ! -e "$LV_ENV_RUNS/${CHILD_P//[!0-9]/}" ]'
+check "... and its record" '[ ! -e "$RUNS_DIR/libvirt/${CHILD_P//[!0-9]/}" ]'
 check "this live run's network, route and record are left alone" \
 	'lv_virsh net-info "${P}lan" >/dev/null 2>&1 && [ -n "$(ip -4 route show exact "$MINE" type unreachable)" ] &&
-	 grep -qx "prefix $P" "$LV_ENV_RUNS/$$"'
+	 grep -qx "prefix $P" "$RUNS_DIR/libvirt/$$"'
 # 4. the range is free again
 check "the range can be guarded again" 'lv_env_guard_range "$GUARD" 2>/dev/null'
 tap_end

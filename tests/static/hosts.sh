@@ -28,10 +28,17 @@
 # mount namespace where $HTMP/fs/NAME is bound there, so what a session
 # writes under $HOSTS_FS lands on that host only.
 #
+# What a run makes is recorded as it is made (tests/lib/runs.sh, kind
+# "hosts"): the next hosts_up removes what a run killed with SIGKILL left
+# (its sshds, by PID and start time; namespaces; route; directories).
+#
 # Set before sourcing: HP (a per-run prefix, at most 8 characters) and HTMP (a
 # directory for keys, configs and logs).  The user key is $HTMP/id (an
 # OpenSSH ed25519 key, mode 0600), trusted by every host as root.
 # shellcheck shell=bash
+
+# shellcheck source=tests/lib/runs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/runs.sh"
 
 HOSTS_NS=()
 HOSTS_PIDS=()     # index I: the sshd of host I (0: the bastion)
@@ -58,6 +65,22 @@ hosts_down() {
 	HOSTS_MADE_RUN_SSHD=
 	[ -n "$HOSTS_FS" ] && rmdir "$HOSTS_FS" 2>/dev/null
 	HOSTS_FS=
+	runs_done hosts
+}
+
+# What a dead run's record names (runs_reap).
+_hosts_reap_line() {
+	local child
+	case $1 in
+	sshd)
+		runs_alive "$2" "${3:-}" || return 0
+		for child in $(ps -o pid= --ppid "$2" 2>/dev/null); do kill "$child" 2>/dev/null; done
+		kill "$2" 2>/dev/null ;;
+	netns) ip netns del "$2" 2>/dev/null ;;
+	route) ip route del unreachable "$2" 2>/dev/null ;;
+	dir) case $2 in /tmp/?*) rm -rf -- "$2" ;; esac ;;
+	esac
+	return 0
 }
 
 # hosts_gone: nothing of the run is left (namespaces, route, sshd)
@@ -114,6 +137,7 @@ hosts_start_sshd() {
 		sh -c "mount --bind '$HTMP/fs/$name' '$HOSTS_FS' && hostname '$name' && exec /usr/sbin/sshd -D -e -f '$HTMP/$name.conf'" \
 		2>>"$HTMP/$name.log" &
 	HOSTS_PIDS[$i]=$!
+	runs_claim hosts sshd "$!" "$(runs_starttime $!)"
 	for k in $(seq 100); do
 		ip netns exec "$ns" ss -Hltn "src $addr and sport = :22" | grep -q LISTEN && return 0
 		sleep 0.05
@@ -142,6 +166,8 @@ hosts_rekey() {
 hosts_up() {
 	local n=$1 i x ns b
 	HOSTS_N=$n
+	runs_reap hosts _hosts_reap_line
+	runs_claim hosts dir "$HTMP"
 	for i in $(seq 0 199); do
 		x=$(( ($$ + i * 7) % 200 + 20 ))
 		if ! ip -4 route show table all | grep -q "10\.250\.$x\." &&
@@ -152,10 +178,12 @@ hosts_up() {
 	[ -n "$HX" ] || { echo "no free 10.250.X.0/24 range" >&2; return 1; }
 	ip route add unreachable "10.250.$HX.0/24" || return 1
 	HOSTS_ROUTE="10.250.$HX.0/24"
+	runs_claim hosts route "$HOSTS_ROUTE"
 
 	for ns in "${HP}c" "${HP}b"; do
 		ip netns add "$ns" || return 1
 		HOSTS_NS+=("$ns")
+		runs_claim hosts netns "$ns"
 		ip -n "$ns" link set lo up
 	done
 	b=${HP}b
@@ -173,6 +201,7 @@ hosts_up() {
 		ns=${HP}h$i
 		ip netns add "$ns" || return 1
 		HOSTS_NS+=("$ns")
+		runs_claim hosts netns "$ns"
 		ip -n "$ns" link set lo up
 		ip link add "${HP}e$i" netns "$ns" type veth peer name "${HP}p$i" netns "$b" || return 1
 		ip -n "$ns" addr add "$(hosts_addr "$i")/25" dev "${HP}e$i"
@@ -183,6 +212,7 @@ hosts_up() {
 	[ -d /run/sshd ] || { mkdir -p /run/sshd && chmod 755 /run/sshd && HOSTS_MADE_RUN_SSHD=1; }
 	HOSTS_FS=/tmp/$HP-fs
 	mkdir "$HOSTS_FS" || return 1
+	runs_claim hosts dir "$HOSTS_FS"
 	ssh-keygen -q -t ed25519 -N '' -C "$HP-user" -f "$HTMP/id" || return 1
 	mkdir -p "$HTMP/keys"
 	for i in $(seq 0 "$n"); do
